@@ -1,0 +1,156 @@
+"""Database engine, sessions and the model base.
+
+Transactions end at the edge: a request (``tongban.web.deps.db_session``) or a
+job (``session_scope``) commits or rolls back; services only ``flush()``.
+
+SQLite (embedded default) runs through ``core.sqlite_inline``; PostgreSQL
+through asyncpg. Both sit behind SQLAlchemy's asyncio API so every domain
+writes one kind of code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, event, select
+from sqlalchemy.dialects import registry
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from tongban.core.settings import Settings, get_settings
+
+registry.register("sqlite.inline", "tongban.core.sqlite_inline", "SQLiteDialect_inline")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT primary keys on PostgreSQL; SQLite needs INTEGER for rowid aliasing.
+BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware datetime stored as UTC (naive UTC in SQLite)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: use tongban.core.clock.now()")
+        value = value.astimezone(dt.UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: UTCDateTime()}
+
+
+class RegionScoped:
+    """Mixin for tables that grow with use: the region code is the future
+    distribution key (Citus) and the first filter of every scoped query."""
+
+    region_code: Mapped[str] = mapped_column(String(12), index=True)
+
+
+def async_url(url: str) -> str:
+    """Map a plain URL to the driver the platform uses."""
+    u = make_url(url)
+    if u.drivername in ("sqlite", "sqlite+pysqlite", "sqlite+inline"):
+        return str(u.set(drivername="sqlite+inline"))
+    if u.drivername in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2", "postgresql+asyncpg"):
+        return u.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise ValueError(f"不支持的数据库地址: {u.drivername}")
+
+
+def create_engine(settings: Settings | None = None, *, url: str | None = None) -> AsyncEngine:
+    settings = settings or get_settings()
+    raw_url = url or settings.effective_database_url
+    aurl = async_url(raw_url)
+    kwargs: dict[str, Any] = {"echo": settings.database_echo}
+    if aurl.startswith("sqlite"):
+        path = make_url(aurl).database
+        if path and path != ":memory:":
+            from pathlib import Path
+
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        kwargs.update(pool_size=settings.database_pool_size, max_overflow=20)
+        engine = create_async_engine(aurl, **kwargs)
+        sync_mode = settings.sqlite_synchronous
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            raw = dbapi_conn._raw
+            raw.execute("PRAGMA journal_mode=WAL")
+            raw.execute(f"PRAGMA synchronous={sync_mode}")
+            raw.execute("PRAGMA foreign_keys=ON")
+            raw.execute("PRAGMA busy_timeout=10000")
+            raw.execute("PRAGMA cache_size=-32000")
+            raw.execute("PRAGMA temp_store=MEMORY")
+
+        return engine
+    kwargs.update(pool_size=settings.database_pool_size, max_overflow=10, pool_pre_ping=False)
+    return create_async_engine(aurl, **kwargs)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One transaction for a job or a CLI command: commit on success, else roll back."""
+    async with maker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+async def lock_for_update(session: AsyncSession, stmt: Any) -> Any:
+    """Run a SELECT that locks its rows until the transaction ends.
+
+    PostgreSQL: ``SELECT … FOR UPDATE``. SQLite: take the database write lock
+    first (``BEGIN IMMEDIATE``), which serialises every check-then-act.
+    """
+    if session.bind.dialect.name == "sqlite":
+        conn = await session.connection()
+        raw = await conn.get_raw_connection()
+        from tongban.core.sqlite_inline import ensure_write_transaction
+
+        await conn.run_sync(lambda _c: ensure_write_transaction(raw.dbapi_connection))
+        return await session.execute(stmt)
+    return await session.execute(stmt.with_for_update())
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(select(1))

@@ -1,0 +1,81 @@
+"""Domain errors: one base class, a stable machine code and a Chinese message.
+
+Every error the platform shows a person is an ``AppError``. One handler in
+``tongban.web.app`` renders it as ``{"code", "message"}`` JSON for the API or
+as an HTML message for pages. Codes are stable: clients and tests rely on them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AppError(Exception):
+    code: str = "error"
+    message: str = "操作失败"
+    status: int = 400
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        details: Any = None,
+    ) -> None:
+        self.message = message or type(self).message
+        self.code = code or type(self).code
+        self.status = status or type(self).status
+        self.details = details
+        super().__init__(f"{self.code}: {self.message}")
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+class ValidationFailed(AppError):
+    code = "validation_failed"
+    message = "提交的内容不符合要求"
+    status = 422
+
+
+class NotFound(AppError):
+    """Also used when a record exists but lies outside the actor's scope,
+    so that probing ids reveals nothing."""
+
+    code = "not_found"
+    message = "未找到该记录，或您无权查看"
+    status = 404
+
+
+class NotAuthenticated(AppError):
+    code = "not_authenticated"
+    message = "请先登录"
+    status = 401
+
+
+class PermissionDenied(AppError):
+    code = "permission_denied"
+    message = "您没有执行此操作的权限"
+    status = 403
+
+
+class Conflict(AppError):
+    code = "conflict"
+    message = "数据已被他人修改，请刷新后重试"
+    status = 409
+
+
+class RateLimited(AppError):
+    code = "rate_limited"
+    message = "操作过于频繁，请稍后再试"
+    status = 429
+
+
+class ConfigurationError(AppError):
+    code = "configuration_error"
+    message = "系统配置有误，请联系管理员"
+    status = 500

@@ -1,0 +1,126 @@
+"""Deployment settings: one pydantic-settings class, every field described.
+
+Read from the environment with the ``TONGBAN_`` prefix (and from a ``.env``
+file in the working directory when present). ``docs/configuration.md`` is
+generated from this class by ``tongban docs-config``; a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TONGBAN_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    # --- storage -----------------------------------------------------------
+    data_dir: Path = Field(
+        Path("data"),
+        description="Local data folder: the embedded SQLite database, the file store and generated keys.",
+    )
+    database_url: str = Field(
+        "",
+        description=(
+            "SQLAlchemy URL. Empty means the embedded SQLite database "
+            "`<data_dir>/tongban.db` (WAL mode). PostgreSQL: "
+            "`postgresql://user:pass@host:5432/db` (driven through asyncpg)."
+        ),
+    )
+    database_pool_size: int = Field(10, ge=1, le=200, description="Connections kept open per process.")
+    database_echo: bool = Field(False, description="Log every SQL statement (development only).")
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        "NORMAL",
+        description=(
+            "SQLite `synchronous` pragma. NORMAL in WAL mode never corrupts the database; a power "
+            "loss may roll back the last transactions. FULL fsyncs every commit."
+        ),
+    )
+
+    # --- web ----------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address `tongban serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `tongban serve` listens on.")
+    web_workers: int = Field(1, ge=1, le=64, description="Server processes started by `tongban serve`.")
+    base_url: str = Field("", description="Public address of the platform, used in printed links and QR codes; empty derives it from host and port.")
+    secret_key: str = Field(
+        "",
+        description=(
+            "Deployment secret for signing and key encryption. Empty generates one into "
+            "`<data_dir>/secret_key` on first start (fine for one machine; set it explicitly "
+            "when several servers share a database)."
+        ),
+    )
+    cookie_secure: bool = Field(False, description="Send session cookies only over HTTPS (set true behind TLS).")
+    session_hours: int = Field(8, ge=1, le=720, description="Idle lifetime of a signed-in session, in hours.")
+    login_max_failures: int = Field(5, ge=1, le=100, description="Failed sign-ins in a row before the account is locked.")
+    login_lock_minutes: int = Field(15, ge=1, le=1440, description="How long a locked account stays locked.")
+    sms_channel: Literal["log", "none"] = Field(
+        "log",
+        description="Where one-time SMS codes go. `log` writes them to the server log (development); production plugs in a gateway.",
+    )
+    sms_code_minutes: int = Field(5, ge=1, le=60, description="Validity of an SMS one-time code, in minutes.")
+    timezone: str = Field("Asia/Shanghai", description="Zone for display and working-day arithmetic; storage is UTC.")
+
+    # --- work after the request ----------------------------------------------
+    embedded_worker: bool = Field(
+        True,
+        description="Run the event-outbox worker and scheduled jobs inside the web process. Set false when `tongban worker` runs separately.",
+    )
+    outbox_max_attempts: int = Field(8, ge=1, le=100, description="Delivery attempts before an event is parked as failed.")
+    outbox_backoff_seconds: float = Field(2.0, gt=0, description="First retry delay; doubles each attempt (capped at one hour).")
+    outbox_batch_size: int = Field(50, ge=1, le=1000, description="Events claimed per worker poll.")
+    outbox_poll_seconds: float = Field(1.0, gt=0, description="Worker poll interval when idle.")
+    leader_lease_seconds: int = Field(30, ge=5, le=3600, description="Lease of the scheduler leader; another worker takes over after it lapses.")
+
+    # --- operations --------------------------------------------------------
+    log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
+    log_json: bool = Field(True, description="Write logs as one JSON object per line.")
+    demo_mode: bool = Field(False, description="Show the demo banner and the demo accounts on the sign-in page.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, v: str) -> str:
+        v = v.upper()
+        if v not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return v
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tongban.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    def resolved_secret_key(self) -> str:
+        """The configured secret, or one generated once into the data folder."""
+        if self.secret_key:
+            return self.secret_key
+        import secrets
+
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    get_settings.cache_clear()

@@ -1,0 +1,288 @@
+"""SQLite for SQLAlchemy's asyncio engine, with the driver called inline.
+
+Why: aiosqlite hops to a thread for every statement; measured on this machine
+(STACK-NOTES) that path reached ~720 reads/s against ~1,900 for the standard
+``sqlite3`` module called directly. SQLite work is microseconds long and never
+waits on a network, so here the sqlite3 calls run directly inside SQLAlchemy's
+greenlet, on the event-loop thread.
+
+The price of running inline: a writer must never wait on SQLite's own lock
+while the lock holder is a coroutine of this same loop (the wait would block
+the loop, so the holder could never finish). So writes are serialised in
+Python first: before its first writing statement a connection takes the
+process-wide ``asyncio.Lock`` for its database file (a genuine ``await``, which
+yields to other coroutines), then ``BEGIN IMMEDIATE``; the lock is released at
+commit or rollback. Read-only work runs in autocommit (no BEGIN), so readers
+never queue behind writers (WAL). ``busy_timeout`` still covers other
+processes (a separate ``tongban worker``).
+
+``ensure_write_transaction(conn)`` takes the write lock up front: SQLite's
+equivalent of ``SELECT … FOR UPDATE`` for check-then-act code
+(``core.db.lock_for_update``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections import deque
+from typing import Any
+
+from sqlalchemy import pool
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.engine import AdaptedConnection
+from sqlalchemy.util.concurrency import await_
+
+_READ_ONLY = re.compile(r"^\s*(SELECT|PRAGMA|EXPLAIN|VALUES)\b", re.IGNORECASE)
+_WITH_WRITE = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+_write_locks: dict[str, asyncio.Lock] = {}
+
+
+def _lock_for(path: str) -> asyncio.Lock:
+    lock = _write_locks.get(path)
+    if lock is None:
+        lock = _write_locks[path] = asyncio.Lock()
+    return lock
+
+
+class _Ready:
+    """An awaitable that completes at once. SQLAlchemy's asyncio layer checks
+    that each execution switched greenlets; this satisfies it without giving
+    the event loop a turn (~1 µs)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Any:
+        return iter(())
+
+
+_READY = _Ready()
+
+
+def _is_write(sql: str) -> bool:
+    if _READ_ONLY.match(sql):
+        return False
+    stripped = sql.lstrip()
+    if stripped[:4].upper() == "WITH":
+        return bool(_WITH_WRITE.search(sql))
+    return True
+
+
+class InlineCursor:
+    """Runs statements inline and buffers result rows at once, so no SQLite
+    statement stays open (an open statement would pin a read snapshot)."""
+
+    __slots__ = ("_conn", "_cursor", "_rows", "arraysize", "description", "lastrowid", "rowcount")
+
+    def __init__(self, conn: InlineConnection) -> None:
+        self._conn = conn
+        self._cursor = conn._raw.cursor()
+        self._rows: deque[Any] = deque()
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self.arraysize = 1
+
+    def _prepare(self, sql: str) -> None:
+        if not self._conn._writing and _is_write(sql):
+            self._conn.begin_write()
+        else:
+            await_(_READY)
+
+    def _collect(self) -> None:
+        cur = self._cursor
+        self.description = cur.description
+        if cur.description:
+            self._rows = deque(cur.fetchall())
+        self.rowcount = cur.rowcount
+        self.lastrowid = cur.lastrowid
+
+    def execute(self, sql: str, parameters: Any = ()) -> Any:
+        self._prepare(sql)
+        self._cursor.execute(sql, parameters)
+        self._collect()
+        return self
+
+    def executemany(self, sql: str, seq: Any) -> Any:
+        self._prepare(sql)
+        self._cursor.executemany(sql, seq)
+        self._collect()
+        return self
+
+    def fetchone(self) -> Any:
+        return self._rows.popleft() if self._rows else None
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        n = min(size or self.arraysize, len(self._rows))
+        return [self._rows.popleft() for _ in range(n)]
+
+    def fetchall(self) -> list[Any]:
+        rows = list(self._rows)
+        self._rows.clear()
+        return rows
+
+    def __iter__(self) -> Any:
+        while self._rows:
+            yield self._rows.popleft()
+
+    async def _async_soft_close(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self._rows.clear()
+        self._cursor.close()
+
+
+class InlineConnection(AdaptedConnection):
+    __slots__ = ("_lock", "_raw", "_writing", "dbapi")
+
+    def __init__(self, dbapi: Any, raw: sqlite3.Connection, path: str) -> None:
+        self.dbapi = dbapi
+        self._raw = raw
+        self._connection = raw
+        self._lock = _lock_for(path)
+        self._writing = False
+
+    # -- write serialisation ---------------------------------------------
+    def begin_write(self) -> None:
+        if self._writing:
+            return
+        await_(self._lock.acquire())
+        try:
+            self._raw.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
+        self._writing = True
+
+    def _end_write(self) -> None:
+        if self._writing:
+            self._writing = False
+            self._lock.release()
+
+    # -- DBAPI surface ------------------------------------------------------
+    def cursor(self, server_side: bool = False) -> InlineCursor:
+        return InlineCursor(self)
+
+    def execute(self, sql: str, parameters: Any = ()) -> Any:
+        cur = self.cursor()
+        cur.execute(sql, parameters)
+        return cur
+
+    def commit(self) -> None:
+        try:
+            if self._raw.in_transaction:
+                self._raw.commit()
+        finally:
+            self._end_write()
+
+    def rollback(self) -> None:
+        try:
+            if self._raw.in_transaction:
+                self._raw.rollback()
+        finally:
+            self._end_write()
+
+    def close(self) -> None:
+        try:
+            self.rollback()
+        finally:
+            self._raw.close()
+
+    @property
+    def isolation_level(self) -> Any:
+        return self._raw.isolation_level
+
+    @isolation_level.setter
+    def isolation_level(self, value: Any) -> None:
+        # Transactions are managed here (autocommit reads, BEGIN IMMEDIATE for
+        # writes); the driver's own implicit BEGIN stays off.
+        self._raw.isolation_level = None
+
+    def create_function(self, *args: Any, **kw: Any) -> None:
+        self._raw.create_function(*args, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
+class InlineDBAPI:
+    """Module-like object SQLAlchemy treats as the DBAPI."""
+
+    paramstyle = "qmark"
+
+    def __init__(self) -> None:
+        for name in (
+            "DatabaseError",
+            "Error",
+            "IntegrityError",
+            "NotSupportedError",
+            "OperationalError",
+            "ProgrammingError",
+            "InterfaceError",
+            "InternalError",
+            "DataError",
+            "Warning",
+            "sqlite_version",
+            "sqlite_version_info",
+            "PARSE_COLNAMES",
+            "PARSE_DECLTYPES",
+            "Binary",
+        ):
+            setattr(self, name, getattr(sqlite3, name))
+        self.sqlite = sqlite3
+
+    def connect(self, database: str, **kw: Any) -> InlineConnection:
+        kw.pop("async_creator_fn", None)
+        kw["check_same_thread"] = False
+        kw["isolation_level"] = None
+        raw = sqlite3.connect(database, **kw)
+        return InlineConnection(self, raw, database)
+
+
+class SQLiteDialect_inline(SQLiteDialect_pysqlite):
+    driver = "inline"
+    is_async = True
+    supports_statement_cache = True
+    supports_server_side_cursors = False
+
+    @classmethod
+    def import_dbapi(cls) -> Any:
+        return InlineDBAPI()
+
+    @classmethod
+    def get_pool_class(cls, url: Any) -> type[pool.Pool]:
+        return pool.AsyncAdaptedQueuePool
+
+    def get_driver_connection(self, connection: Any) -> Any:
+        return connection._raw
+
+    def set_isolation_level(self, dbapi_connection: Any, level: Any) -> None:
+        # Isolation is fixed by design: SERIALIZABLE writes via the write lock.
+        return None
+
+    def get_isolation_level(self, dbapi_connection: Any) -> str:
+        return "SERIALIZABLE"
+
+    def do_begin(self, dbapi_connection: Any) -> None:
+        return None
+
+    def do_commit(self, dbapi_connection: Any) -> None:
+        dbapi_connection.commit()
+
+    def do_rollback(self, dbapi_connection: Any) -> None:
+        dbapi_connection.rollback()
+
+    def do_savepoint(self, connection: Any, name: str) -> None:
+        connection.connection.dbapi_connection.begin_write()
+        super().do_savepoint(connection, name)
+
+
+def ensure_write_transaction(dbapi_connection: Any) -> None:
+    if isinstance(dbapi_connection, InlineConnection):
+        dbapi_connection.begin_write()
+
+
+dialect = SQLiteDialect_inline
