@@ -1,0 +1,392 @@
+"""initial schema
+
+Revision ID: 0001_initial
+Revises: 
+Create Date: 2026-11-21 07:27:40.505114
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import tongban.core.db
+
+
+revision = '0001_initial'
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('audit_chain_head',
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.Column('seq', sa.BigInteger(), nullable=False),
+    sa.Column('hash', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('region_code', name=op.f('pk_audit_chain_head'))
+    )
+    op.create_table('audit_entry',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.Column('seq', sa.BigInteger(), nullable=False),
+    sa.Column('prev_hash', sa.String(length=64), nullable=False),
+    sa.Column('hash', sa.String(length=64), nullable=False),
+    sa.Column('actor', sa.String(length=100), nullable=False),
+    sa.Column('action', sa.String(length=60), nullable=False),
+    sa.Column('target_type', sa.String(length=40), nullable=False),
+    sa.Column('target_id', sa.String(length=64), nullable=False),
+    sa.Column('at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('details', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_entry'))
+    )
+    with op.batch_alter_table('audit_entry', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_entry_action'), ['action'], unique=False)
+        batch_op.create_index('ix_audit_entry_chain_seq', ['region_code', 'seq'], unique=True)
+        batch_op.create_index('ix_audit_entry_target', ['target_type', 'target_id'], unique=False)
+
+    op.create_table('calendar_day',
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('is_workday', sa.Boolean(), nullable=False),
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.PrimaryKeyConstraint('day', name=op.f('pk_calendar_day'))
+    )
+    op.create_table('calendar_year',
+    sa.Column('year', sa.SmallInteger(), nullable=False),
+    sa.Column('source', sa.String(length=200), nullable=False),
+    sa.Column('loaded_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('year', name=op.f('pk_calendar_year'))
+    )
+    op.create_table('job_run',
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('last_started_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_finished_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_job_run'))
+    )
+    op.create_table('outbox_event',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('created_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_event'))
+    )
+    with op.batch_alter_table('outbox_event', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_event_name'), ['name'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_event_region_code'), ['region_code'], unique=False)
+
+    op.create_table('person',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id_number', sa.String(length=18), nullable=False),
+    sa.Column('name', sa.String(length=50), nullable=False),
+    sa.Column('phone', sa.String(length=20), nullable=True),
+    sa.Column('real_name_level', sa.SmallInteger(), nullable=False),
+    sa.Column('is_demo', sa.Boolean(), nullable=False),
+    sa.Column('created_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_person')),
+    sa.UniqueConstraint('id_number', name=op.f('uq_person_id_number'))
+    )
+    with op.batch_alter_table('person', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_person_name'), ['name'], unique=False)
+        batch_op.create_index(batch_op.f('ix_person_phone'), ['phone'], unique=False)
+        batch_op.create_index(batch_op.f('ix_person_region_code'), ['region_code'], unique=False)
+
+    op.create_table('region',
+    sa.Column('code', sa.String(length=12), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('level', sa.SmallInteger(), nullable=False),
+    sa.Column('parent_code', sa.String(length=12), nullable=True),
+    sa.Column('full_name', sa.String(length=300), nullable=False),
+    sa.Column('source', sa.String(length=40), nullable=False),
+    sa.PrimaryKeyConstraint('code', name=op.f('pk_region')),
+    sqlite_with_rowid=False
+    )
+    with op.batch_alter_table('region', schema=None) as batch_op:
+        batch_op.create_index('ix_region_level_code', ['level', 'code'], unique=False)
+        batch_op.create_index('ix_region_name', ['name'], unique=False, postgresql_ops={'name': 'varchar_pattern_ops'})
+        batch_op.create_index('ix_region_parent_code_code', ['parent_code', 'code'], unique=False)
+
+    op.create_table('scheduler_lease',
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('holder', sa.String(length=80), nullable=False),
+    sa.Column('expires_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_scheduler_lease'))
+    )
+    op.create_table('sms_code',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('phone', sa.String(length=20), nullable=False),
+    sa.Column('purpose', sa.String(length=20), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('attempts', sa.SmallInteger(), nullable=False),
+    sa.Column('created_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('consumed_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sms_code'))
+    )
+    with op.batch_alter_table('sms_code', schema=None) as batch_op:
+        batch_op.create_index('ix_sms_code_phone_created', ['phone', 'created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_sms_code_region_code'), ['region_code'], unique=False)
+
+    op.create_table('department',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.Column('credit_code', sa.String(length=18), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('short_name', sa.String(length=40), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('created_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['region_code'], ['region.code'], name=op.f('fk_department_region_code_region')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_department')),
+    sa.UniqueConstraint('credit_code', name=op.f('uq_department_credit_code'))
+    )
+    with op.batch_alter_table('department', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_department_region_code'), ['region_code'], unique=False)
+        batch_op.create_index('ix_department_region_name', ['region_code', 'name'], unique=True)
+
+    op.create_table('enterprise',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('credit_code', sa.String(length=18), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('legal_rep_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('is_demo', sa.Boolean(), nullable=False),
+    sa.Column('created_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.ForeignKeyConstraint(['legal_rep_id'], ['person.id'], name=op.f('fk_enterprise_legal_rep_id_person')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_enterprise')),
+    sa.UniqueConstraint('credit_code', name=op.f('uq_enterprise_credit_code'))
+    )
+    with op.batch_alter_table('enterprise', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_enterprise_legal_rep_id'), ['legal_rep_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_enterprise_name'), ['name'], unique=False)
+        batch_op.create_index(batch_op.f('ix_enterprise_region_code'), ['region_code'], unique=False)
+
+    op.create_table('outbox_delivery',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('handler', sa.String(length=120), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('attempts', sa.SmallInteger(), nullable=False),
+    sa.Column('available_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('locked_by', sa.String(length=80), nullable=True),
+    sa.Column('locked_until', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('done_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.ForeignKeyConstraint(['event_id'], ['outbox_event.id'], name=op.f('fk_outbox_delivery_event_id_outbox_event'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_delivery'))
+    )
+    with op.batch_alter_table('outbox_delivery', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_delivery_due', ['status', 'available_at'], unique=False)
+        batch_op.create_index('ix_outbox_delivery_event_handler', ['event_id', 'handler'], unique=True)
+        batch_op.create_index(batch_op.f('ix_outbox_delivery_region_code'), ['region_code'], unique=False)
+
+    op.create_table('account',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('username', sa.String(length=64), nullable=False),
+    sa.Column('password_hash', sa.String(length=200), nullable=True),
+    sa.Column('display_name', sa.String(length=50), nullable=False),
+    sa.Column('phone', sa.String(length=20), nullable=True),
+    sa.Column('person_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('department_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('is_active', sa.Boolean(), nullable=False),
+    sa.Column('failed_logins', sa.SmallInteger(), nullable=False),
+    sa.Column('locked_until', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_login_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('preferences', sa.JSON(), nullable=False),
+    sa.Column('created_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.ForeignKeyConstraint(['department_id'], ['department.id'], name=op.f('fk_account_department_id_department')),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_account_person_id_person')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_account')),
+    sa.UniqueConstraint('person_id', name=op.f('uq_account_person_id')),
+    sa.UniqueConstraint('username', name=op.f('uq_account_username'))
+    )
+    with op.batch_alter_table('account', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_account_department_id'), ['department_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_account_phone'), ['phone'], unique=False)
+        batch_op.create_index(batch_op.f('ix_account_region_code'), ['region_code'], unique=False)
+
+    op.create_table('api_client',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('department_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('is_active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.ForeignKeyConstraint(['department_id'], ['department.id'], name=op.f('fk_api_client_department_id_department')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_client')),
+    sa.UniqueConstraint('name', name=op.f('uq_api_client_name'))
+    )
+    with op.batch_alter_table('api_client', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_api_client_region_code'), ['region_code'], unique=False)
+
+    op.create_table('enterprise_agent',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('enterprise_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('person_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('authorised_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('valid_from', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('valid_until', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.ForeignKeyConstraint(['authorised_by_id'], ['person.id'], name=op.f('fk_enterprise_agent_authorised_by_id_person')),
+    sa.ForeignKeyConstraint(['enterprise_id'], ['enterprise.id'], name=op.f('fk_enterprise_agent_enterprise_id_enterprise')),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_enterprise_agent_person_id_person')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_enterprise_agent'))
+    )
+    with op.batch_alter_table('enterprise_agent', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_enterprise_agent_enterprise_id'), ['enterprise_id'], unique=False)
+        batch_op.create_index('ix_enterprise_agent_person', ['person_id', 'enterprise_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_enterprise_agent_region_code'), ['region_code'], unique=False)
+
+    op.create_table('account_role',
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('role', sa.String(length=20), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_account_role_account_id_account'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('account_id', 'role', name=op.f('pk_account_role'))
+    )
+    op.create_table('api_token',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('client_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('prefix', sa.String(length=16), nullable=False),
+    sa.Column('scopes', sa.JSON(), nullable=False),
+    sa.Column('created_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_used_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.ForeignKeyConstraint(['client_id'], ['api_client.id'], name=op.f('fk_api_token_client_id_api_client'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_token')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_api_token_token_hash'))
+    )
+    with op.batch_alter_table('api_token', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_api_token_client_id'), ['client_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_api_token_region_code'), ['region_code'], unique=False)
+
+    op.create_table('login_attempt',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('username', sa.String(length=64), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('ok', sa.Boolean(), nullable=False),
+    sa.Column('reason', sa.String(length=40), nullable=False),
+    sa.Column('ip', sa.String(length=45), nullable=False),
+    sa.Column('at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_login_attempt_account_id_account'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_login_attempt'))
+    )
+    with op.batch_alter_table('login_attempt', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_attempt_region_code'), ['region_code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_login_attempt_username'), ['username'], unique=False)
+
+    op.create_table('web_session',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('csrf_token', sa.String(length=64), nullable=False),
+    sa.Column('method', sa.String(length=10), nullable=False),
+    sa.Column('created_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('ip', sa.String(length=45), nullable=False),
+    sa.Column('user_agent', sa.String(length=200), nullable=False),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_web_session_account_id_account'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_web_session')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_web_session_token_hash'))
+    )
+    with op.batch_alter_table('web_session', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_web_session_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_web_session_region_code'), ['region_code'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('web_session', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_web_session_region_code'))
+        batch_op.drop_index(batch_op.f('ix_web_session_account_id'))
+
+    op.drop_table('web_session')
+    with op.batch_alter_table('login_attempt', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_login_attempt_username'))
+        batch_op.drop_index(batch_op.f('ix_login_attempt_region_code'))
+
+    op.drop_table('login_attempt')
+    with op.batch_alter_table('api_token', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_api_token_region_code'))
+        batch_op.drop_index(batch_op.f('ix_api_token_client_id'))
+
+    op.drop_table('api_token')
+    op.drop_table('account_role')
+    with op.batch_alter_table('enterprise_agent', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_enterprise_agent_region_code'))
+        batch_op.drop_index('ix_enterprise_agent_person')
+        batch_op.drop_index(batch_op.f('ix_enterprise_agent_enterprise_id'))
+
+    op.drop_table('enterprise_agent')
+    with op.batch_alter_table('api_client', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_api_client_region_code'))
+
+    op.drop_table('api_client')
+    with op.batch_alter_table('account', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_account_region_code'))
+        batch_op.drop_index(batch_op.f('ix_account_phone'))
+        batch_op.drop_index(batch_op.f('ix_account_department_id'))
+
+    op.drop_table('account')
+    with op.batch_alter_table('outbox_delivery', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbox_delivery_region_code'))
+        batch_op.drop_index('ix_outbox_delivery_event_handler')
+        batch_op.drop_index('ix_outbox_delivery_due')
+
+    op.drop_table('outbox_delivery')
+    with op.batch_alter_table('enterprise', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_enterprise_region_code'))
+        batch_op.drop_index(batch_op.f('ix_enterprise_name'))
+        batch_op.drop_index(batch_op.f('ix_enterprise_legal_rep_id'))
+
+    op.drop_table('enterprise')
+    with op.batch_alter_table('department', schema=None) as batch_op:
+        batch_op.drop_index('ix_department_region_name')
+        batch_op.drop_index(batch_op.f('ix_department_region_code'))
+
+    op.drop_table('department')
+    with op.batch_alter_table('sms_code', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sms_code_region_code'))
+        batch_op.drop_index('ix_sms_code_phone_created')
+
+    op.drop_table('sms_code')
+    op.drop_table('scheduler_lease')
+    with op.batch_alter_table('region', schema=None) as batch_op:
+        batch_op.drop_index('ix_region_parent_code_code')
+        batch_op.drop_index('ix_region_name', postgresql_ops={'name': 'varchar_pattern_ops'})
+        batch_op.drop_index('ix_region_level_code')
+
+    op.drop_table('region')
+    with op.batch_alter_table('person', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_person_region_code'))
+        batch_op.drop_index(batch_op.f('ix_person_phone'))
+        batch_op.drop_index(batch_op.f('ix_person_name'))
+
+    op.drop_table('person')
+    with op.batch_alter_table('outbox_event', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbox_event_region_code'))
+        batch_op.drop_index(batch_op.f('ix_outbox_event_name'))
+
+    op.drop_table('outbox_event')
+    op.drop_table('job_run')
+    op.drop_table('calendar_year')
+    op.drop_table('calendar_day')
+    with op.batch_alter_table('audit_entry', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_entry_target')
+        batch_op.drop_index('ix_audit_entry_chain_seq')
+        batch_op.drop_index(batch_op.f('ix_audit_entry_action'))
+
+    op.drop_table('audit_entry')
+    op.drop_table('audit_chain_head')

@@ -1,0 +1,85 @@
+"""Audit log: hash chain per region, tamper detection."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+
+from tongban.core import audit
+from tongban.core.audit import AuditEntry
+
+
+async def _fill(s, n: int = 5, region: str = "370102000000") -> None:
+    for i in range(n):
+        await audit.record(s, actor="account:1", action="test.action", target_type="thing", target_id=i,
+                           region_code=region, details={"i": i})
+    await s.commit()
+
+
+async def _tamper(s, sql: str, params: dict) -> None:
+    """Edit rows as an owner with direct database access would (bypassing the triggers)."""
+    if s.bind.dialect.name == "postgresql":
+        await s.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_no_update"))
+        await s.execute(text(sql), params)
+        await s.execute(text("ALTER TABLE audit_entry ENABLE TRIGGER audit_entry_no_update"))
+    else:
+        await s.execute(text("DROP TRIGGER IF EXISTS audit_entry_no_update"))
+        await s.execute(text("DROP TRIGGER IF EXISTS audit_entry_no_delete"))
+        await s.execute(text(sql), params)
+    await s.commit()
+
+
+async def test_chain_links_and_verifies(session) -> None:
+    await _fill(session, 5)
+    await _fill(session, 3, region="370103000000")
+    rows = (await session.execute(select(AuditEntry).where(AuditEntry.region_code == "370102000000")
+                                  .order_by(AuditEntry.seq))).scalars().all()
+    assert [r.seq for r in rows] == [1, 2, 3, 4, 5]
+    assert rows[0].prev_hash == audit.GENESIS
+    assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:], strict=False))
+    report = await audit.verify(session)
+    assert report.ok, report.problems
+    assert (report.chains, report.entries) == (2, 8)
+
+
+async def test_update_and_delete_refused_by_database(session) -> None:
+    await _fill(session, 2)
+    with pytest.raises(Exception, match="append-only"):
+        await session.execute(text("UPDATE audit_entry SET action='x' WHERE seq=1"))
+    await session.rollback()
+    with pytest.raises(Exception, match="append-only"):
+        await session.execute(text("DELETE FROM audit_entry WHERE seq=1"))
+    await session.rollback()
+
+
+async def test_verify_reports_edited_and_deleted_entries(session) -> None:
+    await _fill(session, 6)
+    await _tamper(session, "UPDATE audit_entry SET details=:d WHERE seq=2 AND region_code='370102000000'",
+                  {"d": '{"i": 99}'})
+    await _tamper(session, "DELETE FROM audit_entry WHERE seq=4 AND region_code='370102000000'", {})
+    report = await audit.verify(session)
+    kinds = {(p.kind, p.seq) for p in report.problems}
+    assert ("edited", 2) in kinds
+    assert ("deleted", 4) in kinds
+    assert not report.ok
+    assert any("第 2 条" in p.message for p in report.problems)
+    assert any("第 4 条" in p.message for p in report.problems)
+
+
+async def test_verify_reports_truncated_tail(session) -> None:
+    await _fill(session, 4)
+    await _tamper(session, "DELETE FROM audit_entry WHERE seq=4", {})
+    report = await audit.verify(session)
+    assert [(p.kind, p.seq) for p in report.problems] == [("deleted", 4)]
+
+
+async def test_verify_reports_replaced_entry(session) -> None:
+    """An entry rewritten with a self-consistent hash still breaks the link to the next."""
+    await _fill(session, 3)
+    row = (await session.execute(select(AuditEntry).where(AuditEntry.seq == 2))).scalar_one()
+    forged = audit.entry_hash(region_code=row.region_code, seq=2, prev_hash=row.prev_hash, actor="account:666",
+                              action=row.action, target_type=row.target_type, target_id=row.target_id,
+                              at=row.at, details=row.details)
+    await _tamper(session, "UPDATE audit_entry SET actor='account:666', hash=:h WHERE seq=2", {"h": forged})
+    report = await audit.verify(session)
+    assert ("inserted", 3) in {(p.kind, p.seq) for p in report.problems}
