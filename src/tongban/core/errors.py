@@ -14,6 +14,10 @@ class AppError(Exception):
     code: str = "error"
     message: str = "操作失败"
     status: int = 400
+    # Keep the transaction's work even though the request fails: for errors
+    # that must leave a trace (a failed sign-in counted towards lockout, a
+    # wrong SMS code counted towards its attempt limit). Default: roll back.
+    persist: bool = False
 
     def __init__(
         self,
@@ -22,11 +26,14 @@ class AppError(Exception):
         code: str | None = None,
         status: int | None = None,
         details: Any = None,
+        persist: bool | None = None,
     ) -> None:
         self.message = message or type(self).message
         self.code = code or type(self).code
         self.status = status or type(self).status
         self.details = details
+        if persist is not None:
+            self.persist = persist
         super().__init__(f"{self.code}: {self.message}")
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,8 +10,10 @@ machine code and a Chinese message.
 Area-code data
 --------------
 The historical county codes come from ``stdnum/cn/loc.dat`` in the installed
-``python-stdnum`` package (LGPL; GB/T 2260 codes from 1980 on, abolished ones
-included, each with the years it was in force). It is read and parsed here,
+``python-stdnum`` package (LGPL; GB/T 2260 codes from about 1980 on, abolished
+ones included, each with the years it was in force, compiled from Wikipedia).
+The years are whole years, and two compilations disagree on about 250 of them,
+so year checks are approximate. It is read and parsed here,
 lazily, on first use; stdnum's own ``cn.ric`` validator is not used. Old ID
 numbers keep the county code they were issued under, so abolished codes must
 stay valid.
@@ -33,15 +35,15 @@ person's permanent household was registered *when the number was issued*, not
 the county of birth in the birth year. A number is issued at or after birth,
 sometimes decades after (first-generation cards from 1984, upgraded to 18
 digits from 1999 keeping the old county code), and county codes are renamed,
-merged and abolished, while police stations have kept issuing an old code for a
-while after a change. Checking the code against the birth year therefore
-rejects real people: python-stdnum does exactly that and rejects, for instance,
-everyone born in 房山区 (110111, in force from 1986) before 1986.
+merged and abolished, and registration practice has not always followed a
+change at once. Checking the code against the birth year therefore rejects
+real people: python-stdnum does exactly that and rejects, for instance, every
+number with 110111 (房山区, in force from 1986) and a birth year before 1986.
 
 - ``LENIENT`` (default): any code that ever existed is accepted. Rejecting a
   real citizen stops them using a service; accepting an odd but well-formed,
-  checksum-valid number costs little, because identity is verified elsewhere
-  (real-name authentication against the police register).
+  checksum-valid number costs little, because identity is verified separately
+  (real-name authentication).
 - ``IN_FORCE_SINCE_BIRTH``: the code must have been in force in the birth year
   or later (a number cannot be issued under a code abolished before the person
   was born). The most that the standard's definition supports.
@@ -51,8 +53,8 @@ everyone born in 房山区 (110111, in force from 1986) before 1986.
 Other decisions
 ---------------
 - 15-digit first-generation numbers are rejected (``id_length``) with a message
-  asking for the 18-digit number: every holder has had one since the upgrade,
-  and the 15-digit form cannot carry a check digit.
+  asking for the 18-digit number: every holder was given one at the 1999
+  upgrade, and the 15-digit form has no check digit.
 - Birth dates must be real calendar dates, not after today (Asia/Shanghai), and
   not before :data:`BIRTH_DATE_FLOOR` (1850-01-01). The floor only screens out
   garbage: the check digit already catches single-digit typos such as 18xx for
@@ -61,9 +63,8 @@ Other decisions
   python-stdnum's ``cn.uscc`` wrongly demands digits in positions 1–8. Only
   positions 3–8 (the registering authority's region code) must be digits.
 - Masking keeps the first 6 and last 4 characters of an ID number (county
-  and check digits visible, birth date hidden), the common practice on Chinese
-  government-service receipts; pass ``keep_start=3`` where only the province
-  should show. Masks never raise.
+  and check digits visible, birth date hidden), a common practice in Chinese
+  service apps; pass ``keep_start=3`` where less should show. Masks never raise.
 - :class:`ResidentId` prints masked in ``repr`` so that logging one does not
   leak the number.
 
@@ -193,7 +194,8 @@ def validate_resident_id(
     ``today`` defaults to ``clock.today()`` in Asia/Shanghai: the birth date in
     the number is a Chinese calendar date, whatever the deployment's zone.
     """
-    policy = AreaPolicy(policy)
+    if not isinstance(policy, AreaPolicy):
+        policy = AreaPolicy(policy)  # a plain string from settings or a form
     number = _compact(value)
     if len(number) != 18:
         if not number:

@@ -1,0 +1,223 @@
+"""The ASGI application: one FastAPI app serving the JSON API and the pages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tongban.core import logging as tlog
+from tongban.core.db import create_engine, make_sessionmaker, ping
+from tongban.core.errors import AppError
+from tongban.core.settings import Settings, get_settings
+
+log = logging.getLogger("tongban.web")
+
+REQUESTS = Counter("tongban_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram(
+    "tongban_http_request_seconds", "HTTP request latency", ["method", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+class ORJSONResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+class RequestContextMiddleware:
+    """Request id, one JSON access-log line, Prometheus metrics (pure ASGI: cheap)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = ""
+        for k, v in scope["headers"]:
+            if k == b"x-request-id":
+                rid = v.decode("latin-1")[:64]
+                break
+        rid = rid or uuid.uuid4().hex[:16]
+        token = tlog.request_id_var.set(rid)
+        scope.setdefault("state", {})["request_id"] = rid
+        status = 500
+        start = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            method = scope["method"]
+            REQUESTS.labels(method, path, str(status)).inc()
+            LATENCY.labels(method, path).observe(elapsed)
+            if log.isEnabledFor(logging.INFO):
+                log.info("request", extra={"fields": {
+                    "method": method, "path": scope["path"], "route": path,
+                    "status": status, "ms": round(elapsed * 1000, 2)}})
+            tlog.request_id_var.reset(token)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "") and "text/html" not in request.headers.get("accept", "")
+
+
+_FIELD_MSG = {
+    "missing": "必填项未填写",
+    "string_too_short": "内容太短",
+    "string_too_long": "内容太长",
+    "int_parsing": "应为整数",
+    "float_parsing": "应为数字",
+    "bool_parsing": "应为是或否",
+    "json_invalid": "请求内容不是有效的 JSON",
+    "model_attributes_type": "请求内容格式错误",
+    "dict_type": "请求内容格式错误",
+    "string_type": "应为文本",
+    "int_type": "应为整数",
+    "literal_error": "取值不在允许范围内",
+    "enum": "取值不在允许范围内",
+    "greater_than_equal": "数值太小",
+    "less_than_equal": "数值太大",
+    "string_pattern_mismatch": "格式不正确",
+    "value_error": "取值无效",
+    "extra_forbidden": "包含不允许的字段",
+}
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        msg = _FIELD_MSG.get(err.get("type", ""), "取值无效")
+        if err.get("type") == "value_error" and err.get("ctx", {}).get("error"):
+            msg = str(err["ctx"]["error"])
+        out.append({"field": ".".join(loc), "message": msg})
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    from tongban.web.render import render_error
+
+    async def app_error(request: Request, exc: AppError) -> Response:
+        if _wants_json(request):
+            return ORJSONResponse(exc.to_dict(), status_code=exc.status)
+        return await render_error(request, exc)
+
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        err = AppError("提交的内容不符合要求，请检查后重新提交", code="validation_failed", status=422,
+                       details=_validation_details(exc))
+        return await app_error(request, err)
+
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        messages = {404: ("not_found", "页面或记录不存在"), 405: ("method_not_allowed", "不支持该请求方式"),
+                    401: ("not_authenticated", "请先登录"), 403: ("permission_denied", "您没有执行此操作的权限"),
+                    413: ("too_large", "提交的内容过大")}
+        code, msg = messages.get(exc.status_code, ("http_error", str(exc.detail) if exc.detail else "请求无法处理"))
+        return await app_error(request, AppError(msg, code=code, status=exc.status_code))
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return await app_error(request, AppError("系统繁忙，请稍后再试", code="internal_error", status=500))
+
+    app.add_exception_handler(AppError, app_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, unexpected)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    tlog.configure(settings.log_level, json=settings.log_json)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.secret_key = settings.resolved_secret_key()
+        worker_task = None
+        if settings.embedded_worker:
+            from tongban.core.worker import run_worker
+
+            app.state.worker_stop = asyncio.Event()
+            worker_task = asyncio.create_task(
+                run_worker(app.state.sessionmaker, settings, stop=app.state.worker_stop, embedded=True)
+            )
+        try:
+            yield
+        finally:
+            if worker_task is not None:
+                app.state.worker_stop.set()
+                with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+                    await asyncio.wait_for(worker_task, timeout=10)
+            await engine.dispose()
+
+    app = FastAPI(
+        title="通办 tongban API",
+        version="0.1.0",
+        description="一体化在线政务服务平台接口。错误统一返回 `{code, message}`。",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.get("/healthz", tags=["运维"], summary="健康检查")
+    async def healthz(request: Request) -> Response:
+        try:
+            await ping(request.app.state.engine)
+        except Exception:
+            log.exception("health check: database unreachable")
+            return ORJSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+        return ORJSONResponse({"status": "ok", "database": "ok"})
+
+    @app.get("/metrics", tags=["运维"], summary="Prometheus 指标", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    from tongban.admin import pages as admin_pages
+    from tongban.identity import api as identity_api
+    from tongban.identity import pages as identity_pages
+    from tongban.regions import api as regions_api
+    from tongban.web import pages as web_pages
+
+    app.include_router(identity_api.router, prefix="/api/v1")
+    app.include_router(regions_api.router, prefix="/api/v1")
+    app.include_router(identity_pages.router)
+    app.include_router(admin_pages.router)
+    app.include_router(web_pages.router)
+
+    if STATIC_DIR.exists():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
