@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from sqlalchemy import select, text
 
@@ -36,7 +38,7 @@ async def test_chain_links_and_verifies(session) -> None:
                                   .order_by(AuditEntry.seq))).scalars().all()
     assert [r.seq for r in rows] == [1, 2, 3, 4, 5]
     assert rows[0].prev_hash == audit.GENESIS
-    assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
     report = await audit.verify(session)
     assert report.ok, report.problems
     assert (report.chains, report.entries) == (2, 8)

@@ -13,7 +13,7 @@ import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import anyio
 from argon2 import PasswordHasher
@@ -48,7 +48,7 @@ log = logging.getLogger("tongban.identity")
 _hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 _DUMMY_HASH = _hasher.hash("tongban-dummy-password")
 
-TOKEN_PREFIX = "tb_"
+TOKEN_PREFIX = "tb_"  # noqa: S105 - a public prefix that marks tongban tokens, not a secret
 SESSION_TOUCH_SECONDS = 300  # refresh last_seen at most every five minutes
 
 
@@ -321,7 +321,7 @@ class SmsChannel(Protocol):
 class LogSmsChannel:
     """Development channel: the message goes to the server log (phone masked)."""
 
-    sent: list[tuple[str, str]] = []
+    sent: ClassVar[list[tuple[str, str]]] = []  # the last messages, for development and tests
 
     async def send(self, phone: str, text: str) -> None:
         LogSmsChannel.sent.append((phone, text))
