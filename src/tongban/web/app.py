@@ -86,7 +86,7 @@ class RequestContextMiddleware:
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "") and "text/html" not in request.headers.get("accept", "")
+    return request.url.path.startswith("/api/") or ("application/json" in request.headers.get("accept", "") and "text/html" not in request.headers.get("accept", ""))
 
 
 _FIELD_MSG = {

@@ -103,7 +103,7 @@ CurrentActor = Annotated[Actor, Depends(require_actor)]
 OptionalActor = Annotated[Actor | None, Depends(optional_actor)]
 
 
-def require_roles(*roles: str):  # noqa: ANN201 - FastAPI dependency factory
+def require_roles(*roles: str):
     async def dep(actor: CurrentActor) -> Actor:
         if not actor.has_any_role(*roles):
             raise PermissionDenied()
@@ -112,7 +112,7 @@ def require_roles(*roles: str):  # noqa: ANN201 - FastAPI dependency factory
     return Depends(dep)
 
 
-def require_scope(scope: str):  # noqa: ANN201
+def require_scope(scope: str):
     async def dep(actor: CurrentActor) -> Actor:
         if actor.via == "token" and scope not in actor.scopes:
             raise PermissionDenied(f"访问令牌缺少权限范围：{scope}", code="missing_scope")

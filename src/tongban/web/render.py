@@ -2,7 +2,8 @@
 
 Display preferences (remembered per account, and in a cookie for visitors):
 - ``script``: ``hans`` 简体 (default) or ``hant`` 繁體 — the whole rendered page
-  is converted with OpenCC (s2twp: Taiwan standard with phrases), so templates
+  is converted with OpenCC (``s2t``: characters only — ``s2twp`` would also swap
+  mainland terms for Taiwan ones, turning 注销 into 登出), so templates
   and data are written once, in simplified Chinese;
 - ``elderly``: 长者模式 — larger type, higher contrast, simpler navigation
   (the ``elderly`` class on <body> and templates that hide secondary links).
@@ -43,7 +44,7 @@ def _converter(config: str) -> Any:
 
 
 def to_traditional(text: str) -> str:
-    return _converter("s2twp").convert(text)
+    return _converter("s2t").convert(text)
 
 
 def preferences(request: Request) -> dict[str, Any]:
@@ -93,4 +94,27 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
 
 
 async def render_error(request: Request, exc: AppError) -> HTMLResponse:
+    """The error page, in the signed-in user's own display (a request that
+    matched no route ran no dependency, so resolve the actor here)."""
+    if "actor" not in request.state._state:
+        request.state.actor = await _actor_for_error_page(request)
+    if request.state.actor is None:
+        from tongban.web.deps import ensure_anon_csrf
+
+        ensure_anon_csrf(request)
     return render(request, "error.html", {"error": exc}, status=exc.status)
+
+
+async def _actor_for_error_page(request: Request) -> Any:
+    token = request.cookies.get("tongban_session")
+    if not token:
+        return None
+    from tongban.identity.service import resolve_session
+
+    try:
+        async with request.app.state.sessionmaker() as session:
+            actor = await resolve_session(session, token, settings=request.app.state.settings)
+            await session.commit()
+            return actor
+    except Exception:  # an error page must render even when the database does not answer
+        return None
