@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-21 07:27:40.505114
+Create Date: 2026-11-21 07:34:58.774868
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('region', schema=None) as batch_op:
         batch_op.create_index('ix_region_level_code', ['level', 'code'], unique=False)
-        batch_op.create_index('ix_region_name', ['name'], unique=False, postgresql_ops={'name': 'varchar_pattern_ops'})
+        batch_op.create_index('ix_region_level_name', ['level', 'name'], unique=False, postgresql_ops={'name': 'varchar_pattern_ops'})
         batch_op.create_index('ix_region_parent_code_code', ['parent_code', 'code'], unique=False)
 
     op.create_table('scheduler_lease',
@@ -365,7 +365,7 @@ def downgrade() -> None:
     op.drop_table('scheduler_lease')
     with op.batch_alter_table('region', schema=None) as batch_op:
         batch_op.drop_index('ix_region_parent_code_code')
-        batch_op.drop_index('ix_region_name', postgresql_ops={'name': 'varchar_pattern_ops'})
+        batch_op.drop_index('ix_region_level_name', postgresql_ops={'name': 'varchar_pattern_ops'})
         batch_op.drop_index('ix_region_level_code')
 
     op.drop_table('region')
