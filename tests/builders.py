@@ -76,7 +76,7 @@ async def agent(s: AsyncSession, *, ent: Enterprise, who: Person, days: int = 30
     return a
 
 
-def login(client, username: str, password: str = PASSWORD) -> dict:  # noqa: ANN001
+def login(client, username: str, password: str = PASSWORD) -> dict:
     r = client.post("/api/v1/auth/login", json={"username": username, "password": password})
     assert r.status_code == 200, r.text
     return r.json()

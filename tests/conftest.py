@@ -119,14 +119,14 @@ def settings(template_db: str, tmp_path: Path) -> Iterator[Settings]:
 
 
 @pytest.fixture
-def app(settings: Settings):  # noqa: ANN201
+def app(settings: Settings):
     from tongban.web.app import create_app
 
     return create_app(settings)
 
 
 @pytest.fixture
-def client(app) -> Iterator[TestClient]:  # noqa: ANN001
+def client(app) -> Iterator[TestClient]:
     with TestClient(app, base_url="http://testserver") as c:
         yield c
 
@@ -142,7 +142,7 @@ async def session(settings: Settings) -> AsyncIterator[AsyncSession]:
 
 
 @pytest.fixture
-async def sessionmaker_(settings: Settings):  # noqa: ANN201
+async def sessionmaker_(settings: Settings):
     """An async sessionmaker bound to this test's database."""
     engine = create_engine(settings)
     yield make_sessionmaker(engine)

@@ -64,7 +64,7 @@ async def world(session) -> World:
     )
 
 
-def _names(client, path: str) -> set[int]:  # noqa: ANN001
+def _names(client, path: str) -> set[int]:
     r = client.get(path)
     assert r.status_code == 200, r.text
     return {item["id"] for item in r.json()["items"]}
