@@ -25,7 +25,9 @@ console = Console()
 
 def _engine_and_maker(settings: Settings):
     from tongban.core.db import create_engine, make_sessionmaker
+    from tongban.core.worker import autodiscover
 
+    autodiscover()  # events recorded by commands need every handler registered
     engine = create_engine(settings)
     return engine, make_sessionmaker(engine)
 

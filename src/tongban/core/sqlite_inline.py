@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import weakref
 from collections import deque
 from typing import Any
 
@@ -37,13 +38,24 @@ from sqlalchemy.util.concurrency import await_
 _READ_ONLY = re.compile(r"^\s*(SELECT|PRAGMA|EXPLAIN|VALUES)\b", re.IGNORECASE)
 _WITH_WRITE = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 
-_write_locks: dict[str, asyncio.Lock] = {}
+# One lock per (event loop, database file). Coroutines of one loop must queue
+# here, never inside SQLite (that would block their own loop). Another loop
+# lives in another thread, so its writers can wait in SQLite's busy handler
+# without blocking the holder: busy_timeout covers them, as it covers other
+# processes.
+_write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _lock_for(path: str) -> asyncio.Lock:
-    lock = _write_locks.get(path)
+    loop = asyncio.get_running_loop()
+    locks = _write_locks.get(loop)
+    if locks is None:
+        locks = _write_locks[loop] = {}
+    lock = locks.get(path)
     if lock is None:
-        lock = _write_locks[path] = asyncio.Lock()
+        lock = locks[path] = asyncio.Lock()
     return lock
 
 
@@ -136,31 +148,36 @@ class InlineCursor:
 
 
 class InlineConnection(AdaptedConnection):
-    __slots__ = ("_lock", "_raw", "_writing", "dbapi")
+    __slots__ = ("_lock", "_path", "_raw", "_writing", "dbapi")
 
     def __init__(self, dbapi: Any, raw: sqlite3.Connection, path: str) -> None:
         self.dbapi = dbapi
         self._raw = raw
         self._connection = raw
-        self._lock = _lock_for(path)
+        self._path = path
+        self._lock: asyncio.Lock | None = None
         self._writing = False
 
     # -- write serialisation ---------------------------------------------
     def begin_write(self) -> None:
         if self._writing:
             return
-        await_(self._lock.acquire())
+        lock = _lock_for(self._path)
+        await_(lock.acquire())
         try:
             self._raw.execute("BEGIN IMMEDIATE")
         except BaseException:
-            self._lock.release()
+            lock.release()
             raise
+        self._lock = lock
         self._writing = True
 
     def _end_write(self) -> None:
         if self._writing:
             self._writing = False
-            self._lock.release()
+            lock, self._lock = self._lock, None
+            if lock is not None:
+                lock.release()
 
     # -- DBAPI surface ------------------------------------------------------
     def cursor(self, server_side: bool = False) -> InlineCursor:

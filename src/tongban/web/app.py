@@ -155,6 +155,11 @@ def install_error_handlers(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     tlog.configure(settings.log_level, json=settings.log_json)
+    # Deliveries are created from the handler registry of the process that
+    # records an event: the web process must know every handler.
+    from tongban.core.worker import autodiscover
+
+    autodiscover()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
