@@ -12,7 +12,7 @@ from tongban.core.settings import reset_settings_cache
 
 
 @pytest.fixture
-def cli_env(settings, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def cli_env(settings, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("TONGBAN_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("TONGBAN_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("TONGBAN_LOG_LEVEL", "WARNING")

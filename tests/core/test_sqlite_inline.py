@@ -12,7 +12,6 @@ from tongban.core.db import create_engine, lock_for_update, make_sessionmaker
 from tongban.core.settings import Settings
 
 
-
 @pytest.fixture
 def sqlite_settings(tmp_path) -> Settings:
     return Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/t.db")

@@ -28,7 +28,7 @@ PREF_COOKIE = "tongban_prefs"  # "e1.hant" style: elderly flag and script
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    dirs = [PKG / "web" / "templates"] + sorted(p for p in PKG.glob("*/templates") if p.parent.name != "web")
+    dirs = [PKG / "web" / "templates", *sorted(p for p in PKG.glob("*/templates") if p.parent.name != "web")]
     env = Environment(loader=ChoiceLoader([FileSystemLoader(str(d)) for d in dirs]),
                       autoescape=select_autoescape(["html"]), enable_async=False, trim_blocks=True,
                       lstrip_blocks=True)
