@@ -100,7 +100,9 @@ def create_engine(settings: Settings | None = None, *, url: str | None = None) -
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        kwargs.update(pool_size=settings.database_pool_size, max_overflow=20)
+        # SQLite connections are cheap to hold and costly to open (pragmas):
+        # keep enough for the concurrency so overflow connections do not churn.
+        kwargs.update(pool_size=max(settings.database_pool_size, 40), max_overflow=40)
         engine = create_async_engine(aurl, **kwargs)
         sync_mode = settings.sqlite_synchronous
 

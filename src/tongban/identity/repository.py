@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tongban.core import scope
+from tongban.core.clock import now
 from tongban.identity import access
 from tongban.identity.access import Actor
 from tongban.identity.models import Enterprise, EnterpriseAgent, Person
@@ -59,10 +60,51 @@ async def get_by_id_number(session: AsyncSession, id_number: str) -> Person | No
     return (await session.execute(select(Person).where(Person.id_number == id_number.upper()))).scalar_one_or_none()
 
 
+# The applicant's own records, built once (the hottest read of the portal).
+# Same rule as access.scope_enterprises for a person: legal representative, or
+# a current agent (tests/identity/test_access.py checks both paths agree).
+_PERSON_COLS = (Person.id, Person.name, Person.id_number, Person.phone, Person.region_code,
+                Person.real_name_level, Person.is_demo)
+_ENTERPRISE_COLS = (Enterprise.id, Enterprise.credit_code, Enterprise.name, Enterprise.region_code,
+                    Enterprise.legal_rep_id, Enterprise.is_demo)
+_AGENT_COLS = (EnterpriseAgent.id, EnterpriseAgent.enterprise_id, EnterpriseAgent.person_id,
+               EnterpriseAgent.valid_from, EnterpriseAgent.valid_until, EnterpriseAgent.revoked_at)
+_MY_PERSON = select(*_PERSON_COLS).where(Person.id == bindparam("pid"))
+_MY_ENTERPRISES = (
+    select(*_ENTERPRISE_COLS)
+    .where(or_(
+        Enterprise.legal_rep_id == bindparam("pid"),
+        Enterprise.id.in_(
+            select(EnterpriseAgent.enterprise_id).where(
+                EnterpriseAgent.person_id == bindparam("pid"),
+                EnterpriseAgent.revoked_at.is_(None),
+                EnterpriseAgent.valid_from <= bindparam("t"),
+                EnterpriseAgent.valid_until > bindparam("t"),
+            )
+        ),
+    ))
+    .order_by(Enterprise.id)
+)
+_AGENTS_OF = (
+    select(*_AGENT_COLS)
+    .where(EnterpriseAgent.enterprise_id.in_(bindparam("eids", expanding=True)))
+    .order_by(EnterpriseAgent.id)
+)
+
+
 async def get_my_records(session: AsyncSession, actor: Actor) -> dict[str, Any]:
-    """An applicant's own records: person, enterprises they act for, agents."""
-    person = None
-    if actor.person_id is not None:
-        person = (await session.execute(select(Person).where(Person.id == actor.person_id))).scalar_one_or_none()
-    ents = list((await session.execute(access.scope_enterprises(actor, select(Enterprise)).order_by(Enterprise.id))).scalars()) if actor.kind == "person" else []
-    return {"person": person, "enterprises": ents}
+    """An applicant's own records as plain rows: the person, the enterprises
+    they act for, and the agents of the enterprises they represent."""
+    return await get_my_records_on(await session.connection(), actor)
+
+
+async def get_my_records_on(conn: AsyncConnection, actor: Actor) -> dict[str, Any]:
+    """``get_my_records`` on a plain connection (the portal's hottest read)."""
+    if actor.kind != "person" or actor.person_id is None:
+        return {"person": None, "enterprises": [], "agents": []}
+    pid = actor.person_id
+    person = (await conn.execute(_MY_PERSON, {"pid": pid})).one_or_none()
+    ents = (await conn.execute(_MY_ENTERPRISES, {"pid": pid, "t": now()})).all()
+    represented = [e.id for e in ents if e.legal_rep_id == pid]
+    agents = (await conn.execute(_AGENTS_OF, {"eids": represented})).all() if represented else []
+    return {"person": person, "enterprises": ents, "agents": agents}

@@ -4,7 +4,7 @@ unless the actor's role needs the full value (``Actor.sees_full_identifiers``)."
 from __future__ import annotations
 
 import datetime as dt
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -109,3 +109,31 @@ def enterprise_read(e: Enterprise) -> EnterpriseRead:
 def agent_read(a: EnterpriseAgent) -> AgentRead:
     return AgentRead(id=a.id, enterprise_id=a.enterprise_id, person_id=a.person_id, valid_from=a.valid_from,
                      valid_until=a.valid_until, revoked_at=a.revoked_at)
+
+
+# Plain-dict renderings for hot read paths (same fields and masking as the
+# models above, without building pydantic objects per row).
+
+
+def account_dict(actor: Actor) -> dict:
+    return {"id": actor.account_id, "kind": actor.kind, "display_name": actor.display_name,
+            "region_code": actor.region_code, "roles": sorted(actor.roles),
+            "department_id": actor.department_id, "preferences": actor.preferences}
+
+
+def person_dict(p: Any, actor: Actor) -> dict:
+    full = actor.sees_full_identifiers
+    return {"id": p.id, "name": p.name, "id_number": p.id_number if full else mask_resident_id(p.id_number),
+            "phone": (p.phone if full else mask_phone(p.phone)) if p.phone else None,
+            "region_code": p.region_code, "real_name_level": p.real_name_level, "is_demo": p.is_demo}
+
+
+def enterprise_dict(e: Any) -> dict:
+    return {"id": e.id, "credit_code": e.credit_code, "name": e.name, "region_code": e.region_code,
+            "legal_rep_id": e.legal_rep_id, "is_demo": e.is_demo}
+
+
+def agent_dict(a: Any) -> dict:
+    return {"id": a.id, "enterprise_id": a.enterprise_id, "person_id": a.person_id,
+            "valid_from": a.valid_from.isoformat(), "valid_until": a.valid_until.isoformat(),
+            "revoked_at": a.revoked_at.isoformat() if a.revoked_at else None}

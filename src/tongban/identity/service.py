@@ -18,8 +18,8 @@ from typing import Any, ClassVar, Protocol
 import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tongban.core import audit
 from tongban.core.clock import now
@@ -56,8 +56,21 @@ def sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+# Each argon2 computation holds 19 MiB; with anyio's 40 threads a burst of
+# sign-ins grew the server to ~870 MB (bench signin). Two at a time gave the
+# same throughput on two cores and caps the memory.
+_HASH_LIMITER: anyio.CapacityLimiter | None = None
+
+
+def _limiter() -> anyio.CapacityLimiter:
+    global _HASH_LIMITER
+    if _HASH_LIMITER is None:
+        _HASH_LIMITER = anyio.CapacityLimiter(2)
+    return _HASH_LIMITER
+
+
 async def hash_password(password: str) -> str:
-    return await anyio.to_thread.run_sync(_hasher.hash, password)
+    return await anyio.to_thread.run_sync(_hasher.hash, password, limiter=_limiter())
 
 
 def hash_password_sync(password: str) -> str:
@@ -71,7 +84,7 @@ async def _verify_password(stored: str | None, password: str) -> bool:
         except (VerificationError, InvalidHashError):
             return False
 
-    return await anyio.to_thread.run_sync(check)
+    return await anyio.to_thread.run_sync(check, limiter=_limiter())
 
 
 def check_password_strength(password: str) -> None:
@@ -278,27 +291,44 @@ async def sign_out(session: AsyncSession, token: str) -> None:
     )
 
 
+# Built once: the hot path of every signed-in request (no per-request
+# statement construction, plain rows instead of ORM objects).
+_SESSION_BY_HASH = (
+    select(WebSession.id, WebSession.csrf_token, WebSession.expires_at, WebSession.revoked_at,
+           WebSession.last_seen_at, Account.id, Account.kind, Account.display_name, Account.region_code,
+           Account.person_id, Account.department_id, Account.is_active, Account.preferences)
+    .join(Account, Account.id == WebSession.account_id)
+    .where(WebSession.token_hash == bindparam("token_hash"))
+)
+_ROLES_OF = select(AccountRole.role).where(AccountRole.account_id == bindparam("account_id"))
+
+
 async def resolve_session(session: AsyncSession, token: str, *, settings: Settings | None = None) -> Actor | None:
     """The actor behind a session cookie, or None when unknown, expired or revoked."""
+    return await resolve_session_on(await session.connection(), token, settings=settings)
+
+
+async def resolve_session_on(conn: AsyncConnection, token: str, *, settings: Settings | None = None) -> Actor | None:
+    """``resolve_session`` on a plain connection (hot read paths skip the ORM session)."""
     if not token or len(token) > 100:
         return None
-    row = (await session.execute(
-        select(WebSession.id, WebSession.csrf_token, WebSession.expires_at, WebSession.revoked_at,
-               WebSession.last_seen_at, Account)
-        .join(Account, Account.id == WebSession.account_id)
-        .where(WebSession.token_hash == sha256(token))
-    )).one_or_none()
+    row = (await conn.execute(_SESSION_BY_HASH, {"token_hash": sha256(token)})).one_or_none()
     if row is None:
         return None
-    sid, csrf, expires_at, revoked_at, last_seen, acc = row
+    sid, csrf, expires_at, revoked_at, last_seen, acc_id, kind, name, region, person_id, dept_id, active, prefs = row
     t = now()
-    if revoked_at is not None or expires_at <= t or not acc.is_active:
+    if revoked_at is not None or expires_at <= t or not active:
         return None
     if (t - last_seen).total_seconds() > SESSION_TOUCH_SECONDS:
         settings = settings or get_settings()
-        await session.execute(update(WebSession).where(WebSession.id == sid).values(
+        await conn.execute(update(WebSession).where(WebSession.id == sid).values(
             last_seen_at=t, expires_at=t + dt.timedelta(hours=settings.session_hours)))
-    return await actor_for_account(session, acc, via="session", csrf_token=csrf)
+    roles: frozenset[str] = frozenset()
+    if kind == "staff":
+        roles = frozenset((await conn.execute(_ROLES_OF, {"account_id": acc_id})).scalars())
+    return Actor(kind=kind, account_id=acc_id, display_name=name, region_code=region, via="session",
+                 person_id=person_id, department_id=dept_id, roles=roles, csrf_token=csrf,
+                 preferences=dict(prefs or {}))
 
 
 async def actor_for_account(session: AsyncSession, acc: Account, *, via: str, csrf_token: str = "") -> Actor:

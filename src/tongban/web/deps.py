@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tongban.core.errors import AppError, NotAuthenticated, PermissionDenied
 from tongban.identity.access import Actor
-from tongban.identity.service import resolve_bearer, resolve_session
+from tongban.identity.service import resolve_bearer, resolve_session, resolve_session_on
 
 SESSION_COOKIE = "tongban_session"
 CSRF_COOKIE = "tongban_csrf"
@@ -91,6 +91,25 @@ def check_csrf(request: Request, expected: str) -> None:
     ):
         return
     raise AppError("请求缺少安全校验信息，请刷新页面后重试", code="csrf_failed", status=403)
+
+
+async def read_actor(request: Request, conn: AsyncConnection) -> Actor:
+    """The signed-in actor for a read-only hot path that works on a plain
+    connection (GET only: no CSRF to check). Raises NotAuthenticated."""
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        async with request.app.state.sessionmaker(bind=conn) as session:
+            actor = await resolve_bearer(session, auth[7:].strip())
+            await session.flush()
+        if actor is None:
+            raise AppError("访问令牌无效或已过期", code="invalid_token", status=401)
+    else:
+        token = request.cookies.get(SESSION_COOKIE)
+        actor = await resolve_session_on(conn, token, settings=request.app.state.settings) if token else None
+    if actor is None:
+        raise NotAuthenticated()
+    request.state.actor = actor
+    return actor
 
 
 async def require_actor(actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:
