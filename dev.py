@@ -76,6 +76,8 @@ CJK_FONT_PKGS = (  # any of these is enough
     "fonts-droid-fallback",
 )
 CHROMIUM = "/usr/bin/chromium"
+# WeasyPrint (guide and licence PDFs) needs pango from Debian, and a CJK font to draw Chinese.
+PDF_PKGS = ("libpango-1.0-0", "libpangoft2-1.0-0")
 
 # --------------------------------------------------------------------------------------------
 # output
@@ -374,7 +376,7 @@ def find_pg_bindir() -> Path | None:
     return None
 
 
-def ensure_system_packages(*, browser: bool, postgres: bool, npm: bool) -> None:
+def ensure_system_packages(*, browser: bool, postgres: bool, npm: bool, pdf: bool = True) -> None:
     """What a fresh Debian machine lacks for the tests; checked with dpkg / PATH, never by apt."""
     step("系统软件包 / system packages")
     want: list[str] = []
@@ -390,6 +392,14 @@ def ensure_system_packages(*, browser: bool, postgres: bool, npm: bool) -> None:
         if not has_cjk_font():
             want.append(CJK_FONT_PKG)
         notes.append("浏览器测试 browser tests")
+    if pdf:
+        before = len(want)
+        if have_dpkg():
+            want += [p for p in PDF_PKGS if not dpkg_installed(p) and p not in want]
+        if CJK_FONT_PKG not in want and not has_cjk_font():
+            want.append(CJK_FONT_PKG)
+        if len(want) > before:
+            notes.append("PDF 生成 PDF rendering")
     if postgres and not os.environ.get("TONGBAN_TEST_DATABASE_URL") and not find_pg_bindir():
         want.append("postgresql")
         notes.append("临时 PostgreSQL throw-away cluster")
@@ -961,8 +971,7 @@ def cmd_install(_args: list[str]) -> int:
 
 def cmd_up(args: list[str]) -> int:
     t0 = time.monotonic()
-    if not shutil.which("npm"):
-        ensure_system_packages(browser=False, postgres=False, npm=True)
+    ensure_system_packages(browser=False, postgres=False, npm=True, pdf=True)
     install_python()
     install_assets()
     info(f"安装用时 / install took {elapsed(t0)}")
