@@ -1,7 +1,8 @@
 """Every domain's models, imported once so ``Base.metadata`` is complete
 (Alembic autogenerate, the test fixtures)."""
 
-from tongban.core import audit, outbox, workdays  # noqa: F401
+from tongban.catalogue import models as catalogue_models  # noqa: F401
+from tongban.core import audit, files, outbox, workdays  # noqa: F401
 from tongban.core.db import Base
 from tongban.identity import models as identity_models  # noqa: F401
 from tongban.regions import models as regions_models  # noqa: F401

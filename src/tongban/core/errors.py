@@ -86,3 +86,45 @@ class ConfigurationError(AppError):
     code = "configuration_error"
     message = "系统配置有误，请联系管理员"
     status = 500
+
+
+# pydantic error types → Chinese field messages (the API's validation_failed details).
+FIELD_MESSAGES = {
+    "missing": "必填项未填写",
+    "string_too_short": "内容太短",
+    "string_too_long": "内容太长",
+    "too_short": "至少需要一项",
+    "too_long": "项数过多",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "float_parsing": "应为数字",
+    "bool_parsing": "应为是或否",
+    "json_invalid": "请求内容不是有效的 JSON",
+    "model_attributes_type": "请求内容格式错误",
+    "model_type": "请求内容格式错误",
+    "dict_type": "请求内容格式错误",
+    "list_type": "应为列表",
+    "string_type": "应为文本",
+    "int_type": "应为整数",
+    "literal_error": "取值不在允许范围内",
+    "enum": "取值不在允许范围内",
+    "greater_than": "数值太小",
+    "greater_than_equal": "数值太小",
+    "less_than": "数值太大",
+    "less_than_equal": "数值太大",
+    "string_pattern_mismatch": "格式不正确",
+    "value_error": "取值无效",
+    "extra_forbidden": "包含不允许的字段",
+}
+
+
+def field_errors(errors: list[dict[str, Any]], *, strip: tuple[str, ...] = ("body", "query", "path")) -> list[dict[str, str]]:
+    """pydantic ``errors()`` → ``[{"field": "a.0.b", "message": 中文}]``."""
+    out = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in strip]
+        msg = FIELD_MESSAGES.get(err.get("type", ""), "取值无效")
+        if err.get("type") == "value_error" and err.get("ctx", {}).get("error"):
+            msg = str(err["ctx"]["error"])
+        out.append({"field": ".".join(loc), "message": msg})
+    return out

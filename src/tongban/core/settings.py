@@ -79,6 +79,17 @@ class Settings(BaseSettings):
     leader_lease_seconds: int = Field(30, ge=5, le=3600, description="Lease of the scheduler leader; another worker takes over after it lapses.")
 
     # --- operations --------------------------------------------------------
+    catalogue_base_code_scheme: Literal["gbt39046", "free"] = Field(
+        "gbt39046",
+        description="How 基本编码 are validated: `gbt39046` (12 characters: scope, type, main item, sub-item) or `free` (any 4–40 letters, digits and dashes, for provincial codes that differ).",
+    )
+    catalogue_impl_code_scheme: Literal["auto", "gbt39046", "sichuan"] = Field(
+        "auto", description="How 实施编码 are parsed: `gbt39046` (credit code + level + base code), `sichuan` (dash-separated, as sczwfw.gov.cn), or `auto` (either)."
+    )
+    catalogue_block_inconsistent_publish: bool = Field(
+        False, description="Refuse to publish an implementation entry that differs from its base item where the standard requires sameness (同标同源); when false the differences are reported only."
+    )
+    media_max_mb: int = Field(20, ge=1, le=500, description="Largest uploaded file (blank forms, samples, case materials), in MB.")
     log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
     log_json: bool = Field(True, description="Write logs as one JSON object per line.")
     demo_mode: bool = Field(False, description="Show the demo banner and the demo accounts on the sign-in page.")

@@ -34,7 +34,7 @@ class DepartmentRead(BaseModel):
     id: int
     region_code: str
     region_full_name: str
-    credit_code: str = Field(description="统一社会信用代码")
+    credit_code: str | None = Field(description="统一社会信用代码（来源数据无有效代码时为空）")
     name: str
     short_name: str
     kind: str

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-21 07:34:58.774868
+Create Date: 2026-11-21 08:23:38.882103
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import tongban.core.db
+
 
 revision = '0001_initial'
 down_revision = None
@@ -56,6 +57,27 @@ def upgrade() -> None:
     sa.Column('loaded_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('year', name=op.f('pk_calendar_year'))
     )
+    op.create_table('catalogue_item',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('base_code', sa.String(length=40), nullable=False),
+    sa.Column('code_scheme', sa.String(length=20), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('item_type', sa.String(length=2), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('current_version', sa.Integer(), nullable=False),
+    sa.Column('published_version', sa.Integer(), nullable=True),
+    sa.Column('created_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_catalogue_item')),
+    sa.UniqueConstraint('base_code', name=op.f('uq_catalogue_item_base_code'))
+    )
+    with op.batch_alter_table('catalogue_item', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_catalogue_item_item_type'), ['item_type'], unique=False)
+        batch_op.create_index(batch_op.f('ix_catalogue_item_name'), ['name'], unique=False)
+        batch_op.create_index(batch_op.f('ix_catalogue_item_region_code'), ['region_code'], unique=False)
+        batch_op.create_index('ix_catalogue_item_region_status', ['region_code', 'status'], unique=False)
+
     op.create_table('job_run',
     sa.Column('name', sa.String(length=80), nullable=False),
     sa.Column('last_started_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
@@ -129,10 +151,19 @@ def upgrade() -> None:
         batch_op.create_index('ix_sms_code_phone_created', ['phone', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_sms_code_region_code'), ['region_code'], unique=False)
 
+    op.create_table('theme',
+    sa.Column('code', sa.String(length=40), nullable=False),
+    sa.Column('name', sa.String(length=50), nullable=False),
+    sa.Column('audience', sa.String(length=12), nullable=False),
+    sa.Column('description', sa.String(length=300), nullable=False),
+    sa.Column('keywords', sa.String(length=500), nullable=False),
+    sa.Column('sort', sa.SmallInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('code', name=op.f('pk_theme'))
+    )
     op.create_table('department',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('region_code', sa.String(length=12), nullable=False),
-    sa.Column('credit_code', sa.String(length=18), nullable=False),
+    sa.Column('credit_code', sa.String(length=18), nullable=True),
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('short_name', sa.String(length=40), nullable=False),
     sa.Column('kind', sa.String(length=40), nullable=False),
@@ -268,6 +299,81 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_api_token_client_id'), ['client_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_api_token_region_code'), ['region_code'], unique=False)
 
+    op.create_table('catalogue_change',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('entity', sa.String(length=20), nullable=False),
+    sa.Column('entity_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('action', sa.String(length=20), nullable=False),
+    sa.Column('changed', sa.JSON(), nullable=False),
+    sa.Column('summary', sa.Text(), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['account.id'], name=op.f('fk_catalogue_change_actor_id_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_catalogue_change'))
+    )
+    with op.batch_alter_table('catalogue_change', schema=None) as batch_op:
+        batch_op.create_index('ix_catalogue_change_entity', ['entity', 'entity_id', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_catalogue_change_region_code'), ['region_code'], unique=False)
+
+    op.create_table('catalogue_item_version',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('item_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('fields', sa.JSON(), nullable=False),
+    sa.Column('content_hash', sa.String(length=64), nullable=False),
+    sa.Column('note', sa.String(length=500), nullable=False),
+    sa.Column('created_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('created_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('published_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['created_by'], ['account.id'], name=op.f('fk_catalogue_item_version_created_by_account')),
+    sa.ForeignKeyConstraint(['item_id'], ['catalogue_item.id'], name=op.f('fk_catalogue_item_version_item_id_catalogue_item')),
+    sa.ForeignKeyConstraint(['published_by'], ['account.id'], name=op.f('fk_catalogue_item_version_published_by_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_catalogue_item_version')),
+    sa.UniqueConstraint('item_id', 'version', name=op.f('uq_catalogue_item_version_item_id'))
+    )
+    with op.batch_alter_table('catalogue_item_version', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_catalogue_item_version_item_id'), ['item_id'], unique=False)
+
+    op.create_table('implementation',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('item_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('department_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('impl_code', sa.String(length=80), nullable=False),
+    sa.Column('code_scheme', sa.String(length=20), nullable=False),
+    sa.Column('level', sa.String(length=1), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('item_type', sa.String(length=2), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('current_version', sa.Integer(), nullable=False),
+    sa.Column('published_version', sa.Integer(), nullable=True),
+    sa.Column('published_version_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('for_persons', sa.Boolean(), nullable=False),
+    sa.Column('for_enterprises', sa.Boolean(), nullable=False),
+    sa.Column('online_status', sa.String(length=8), nullable=False),
+    sa.Column('online_reason', sa.String(length=500), nullable=False),
+    sa.Column('online_override', sa.Boolean(), nullable=False),
+    sa.Column('online_override_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('online_override_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.ForeignKeyConstraint(['department_id'], ['department.id'], name=op.f('fk_implementation_department_id_department')),
+    sa.ForeignKeyConstraint(['item_id'], ['catalogue_item.id'], name=op.f('fk_implementation_item_id_catalogue_item')),
+    sa.ForeignKeyConstraint(['online_override_by'], ['account.id'], name=op.f('fk_implementation_online_override_by_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_implementation')),
+    sa.UniqueConstraint('impl_code', name=op.f('uq_implementation_impl_code'))
+    )
+    with op.batch_alter_table('implementation', schema=None) as batch_op:
+        batch_op.create_index('ix_implementation_department_status', ['department_id', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_implementation_item_id'), ['item_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_implementation_name'), ['name'], unique=False)
+        batch_op.create_index(batch_op.f('ix_implementation_region_code'), ['region_code'], unique=False)
+        batch_op.create_index('ix_implementation_region_status', ['region_code', 'status'], unique=False)
+
     op.create_table('login_attempt',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('username', sa.String(length=64), nullable=False),
@@ -284,6 +390,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_login_attempt_region_code'), ['region_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_login_attempt_username'), ['username'], unique=False)
 
+    op.create_table('stored_file',
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('content_type', sa.String(length=100), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('uploaded_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('created_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['uploaded_by'], ['account.id'], name=op.f('fk_stored_file_uploaded_by_account')),
+    sa.PrimaryKeyConstraint('sha256', name=op.f('pk_stored_file'))
+    )
     op.create_table('web_session',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
@@ -305,18 +421,79 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_web_session_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_web_session_region_code'), ['region_code'], unique=False)
 
+    op.create_table('implementation_theme',
+    sa.Column('implementation_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('theme_code', sa.String(length=40), nullable=False),
+    sa.ForeignKeyConstraint(['implementation_id'], ['implementation.id'], name=op.f('fk_implementation_theme_implementation_id_implementation')),
+    sa.ForeignKeyConstraint(['theme_code'], ['theme.code'], name=op.f('fk_implementation_theme_theme_code_theme')),
+    sa.PrimaryKeyConstraint('implementation_id', 'theme_code', name=op.f('pk_implementation_theme'))
+    )
+    with op.batch_alter_table('implementation_theme', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_implementation_theme_theme_code'), ['theme_code'], unique=False)
+
+    op.create_table('implementation_version',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('implementation_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('base_version_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('fields', sa.JSON(), nullable=False),
+    sa.Column('local', sa.JSON(), nullable=False),
+    sa.Column('form', sa.JSON(), nullable=True),
+    sa.Column('content_hash', sa.String(length=64), nullable=False),
+    sa.Column('note', sa.String(length=500), nullable=False),
+    sa.Column('created_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('created_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('published_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['base_version_id'], ['catalogue_item_version.id'], name=op.f('fk_implementation_version_base_version_id_catalogue_item_version')),
+    sa.ForeignKeyConstraint(['created_by'], ['account.id'], name=op.f('fk_implementation_version_created_by_account')),
+    sa.ForeignKeyConstraint(['implementation_id'], ['implementation.id'], name=op.f('fk_implementation_version_implementation_id_implementation')),
+    sa.ForeignKeyConstraint(['published_by'], ['account.id'], name=op.f('fk_implementation_version_published_by_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_implementation_version')),
+    sa.UniqueConstraint('implementation_id', 'version', name=op.f('uq_implementation_version_implementation_id'))
+    )
+    with op.batch_alter_table('implementation_version', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_implementation_version_implementation_id'), ['implementation_id'], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('implementation_version', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_implementation_version_implementation_id'))
+
+    op.drop_table('implementation_version')
+    with op.batch_alter_table('implementation_theme', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_implementation_theme_theme_code'))
+
+    op.drop_table('implementation_theme')
     with op.batch_alter_table('web_session', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_web_session_region_code'))
         batch_op.drop_index(batch_op.f('ix_web_session_account_id'))
 
     op.drop_table('web_session')
+    op.drop_table('stored_file')
     with op.batch_alter_table('login_attempt', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_login_attempt_username'))
         batch_op.drop_index(batch_op.f('ix_login_attempt_region_code'))
 
     op.drop_table('login_attempt')
+    with op.batch_alter_table('implementation', schema=None) as batch_op:
+        batch_op.drop_index('ix_implementation_region_status')
+        batch_op.drop_index(batch_op.f('ix_implementation_region_code'))
+        batch_op.drop_index(batch_op.f('ix_implementation_name'))
+        batch_op.drop_index(batch_op.f('ix_implementation_item_id'))
+        batch_op.drop_index('ix_implementation_department_status')
+
+    op.drop_table('implementation')
+    with op.batch_alter_table('catalogue_item_version', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_catalogue_item_version_item_id'))
+
+    op.drop_table('catalogue_item_version')
+    with op.batch_alter_table('catalogue_change', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_catalogue_change_region_code'))
+        batch_op.drop_index('ix_catalogue_change_entity')
+
+    op.drop_table('catalogue_change')
     with op.batch_alter_table('api_token', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_token_region_code'))
         batch_op.drop_index(batch_op.f('ix_api_token_client_id'))
@@ -356,6 +533,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_department_region_code'))
 
     op.drop_table('department')
+    op.drop_table('theme')
     with op.batch_alter_table('sms_code', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sms_code_region_code'))
         batch_op.drop_index('ix_sms_code_phone_created')
@@ -380,6 +558,13 @@ def downgrade() -> None:
 
     op.drop_table('outbox_event')
     op.drop_table('job_run')
+    with op.batch_alter_table('catalogue_item', schema=None) as batch_op:
+        batch_op.drop_index('ix_catalogue_item_region_status')
+        batch_op.drop_index(batch_op.f('ix_catalogue_item_region_code'))
+        batch_op.drop_index(batch_op.f('ix_catalogue_item_name'))
+        batch_op.drop_index(batch_op.f('ix_catalogue_item_item_type'))
+
+    op.drop_table('catalogue_item')
     op.drop_table('calendar_year')
     op.drop_table('calendar_day')
     with op.batch_alter_table('audit_entry', schema=None) as batch_op:

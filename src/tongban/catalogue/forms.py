@@ -1,0 +1,266 @@
+"""Application forms as data (申请表单): JSON Schema + UI hints.
+
+A form definition is ``{"schema": <JSON Schema object>, "ui": {...}}``:
+
+- ``schema``: draft 2020-12, ``type: object``; each property has a ``title``
+  (the label) and its constraints (``type``, ``maxLength``, ``pattern``,
+  ``enum``, ``format``, ``minimum`` …); ``required`` lists the mandatory ones.
+  Formats of our own: ``resident_id`` (GB 11643), ``credit_code`` (GB 32100),
+  ``phone`` (mainland mobile), ``date``.
+- ``ui.sections``: ``[{"title", "fields": [names]}]`` in display order.
+- ``ui.fields[name]``: ``widget`` (text, textarea, select, radio, date,
+  checkbox, number), ``help``, ``placeholder``, ``element`` — a canonical
+  data element (``DATA_ELEMENTS``) so bundles merge forms and prefill fills
+  them —, and ``show_if: {"field", "equals"}`` for a conditional field: when
+  the condition does not hold the field is hidden, not required, and dropped.
+
+``validate_submission`` is the one validator: the API, the pages and the
+review all call it, so both sides agree (the browser gets the same schema).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import SchemaError
+
+from tongban.core.errors import ValidationFailed
+from tongban.core.identifiers import InvalidIdentifier, validate_credit_code, validate_resident_id
+
+DATA_ELEMENTS: dict[str, dict[str, Any]] = {
+    "person.name": {"title": "姓名", "type": "string", "maxLength": 50},
+    "person.id_number": {"title": "公民身份号码", "type": "string", "format": "resident_id"},
+    "person.phone": {"title": "手机号码", "type": "string", "format": "phone"},
+    "person.birth_date": {"title": "出生日期", "type": "string", "format": "date"},
+    "person.gender": {"title": "性别", "type": "string", "enum": ["男", "女"]},
+    "person.household_address": {"title": "户籍地址", "type": "string", "maxLength": 200},
+    "enterprise.name": {"title": "单位名称", "type": "string", "maxLength": 200},
+    "enterprise.credit_code": {"title": "统一社会信用代码", "type": "string", "format": "credit_code"},
+    "enterprise.legal_rep_name": {"title": "法定代表人", "type": "string", "maxLength": 50},
+    "address": {"title": "联系地址", "type": "string", "maxLength": 200},
+    "email": {"title": "电子邮箱", "type": "string", "format": "email", "maxLength": 100},
+}
+WIDGETS = {"text", "textarea", "select", "radio", "date", "checkbox", "number"}
+FIELD_TYPES = {"string", "integer", "number", "boolean"}
+_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_PHONE_RE = re.compile(r"1[3-9]\d{9}")
+
+_formats = FormatChecker()
+
+
+@_formats.checks("resident_id", raises=InvalidIdentifier)
+def _resident_id(value: object) -> bool:
+    if isinstance(value, str):
+        validate_resident_id(value)
+    return True
+
+
+@_formats.checks("credit_code", raises=InvalidIdentifier)
+def _credit_code(value: object) -> bool:
+    if isinstance(value, str):
+        validate_credit_code(value)
+    return True
+
+
+@_formats.checks("phone")
+def _phone(value: object) -> bool:
+    return not isinstance(value, str) or bool(_PHONE_RE.fullmatch(value))
+
+
+_FORMAT_MESSAGES = {
+    "resident_id": "公民身份号码不正确",
+    "credit_code": "统一社会信用代码不正确",
+    "phone": "手机号码应为 11 位数字",
+    "date": "日期格式应为 YYYY-MM-DD",
+    "email": "电子邮箱格式不正确",
+}
+
+
+def default_form(*, for_enterprise: bool = False) -> dict[str, Any]:
+    """The form every implementation starts with: the applicant's identity and contact."""
+    props: dict[str, Any] = {
+        "applicant_name": {**DATA_ELEMENTS["person.name"], "title": "申请人姓名"},
+        "applicant_id_number": {**DATA_ELEMENTS["person.id_number"], "title": "申请人公民身份号码"},
+        "phone": {**DATA_ELEMENTS["person.phone"], "title": "联系电话"},
+        "address": DATA_ELEMENTS["address"],
+        "remark": {"title": "申请说明", "type": "string", "maxLength": 1000},
+    }
+    ui_fields: dict[str, Any] = {
+        "applicant_name": {"widget": "text", "element": "person.name"},
+        "applicant_id_number": {"widget": "text", "element": "person.id_number"},
+        "phone": {"widget": "text", "element": "person.phone", "help": "用于接收办理进度短信"},
+        "address": {"widget": "text", "element": "address"},
+        "remark": {"widget": "textarea"},
+    }
+    sections = [
+        {"title": "申请人信息", "fields": ["applicant_name", "applicant_id_number", "phone", "address"]},
+        {"title": "其他", "fields": ["remark"]},
+    ]
+    required = ["applicant_name", "applicant_id_number", "phone"]
+    if for_enterprise:
+        props["enterprise_name"] = DATA_ELEMENTS["enterprise.name"]
+        props["enterprise_credit_code"] = DATA_ELEMENTS["enterprise.credit_code"]
+        ui_fields["enterprise_name"] = {"widget": "text", "element": "enterprise.name"}
+        ui_fields["enterprise_credit_code"] = {"widget": "text", "element": "enterprise.credit_code"}
+        sections.insert(0, {"title": "单位信息", "fields": ["enterprise_name", "enterprise_credit_code"]})
+        required += ["enterprise_name", "enterprise_credit_code"]
+    return {
+        "schema": {"type": "object", "properties": props, "required": required},
+        "ui": {"sections": sections, "fields": ui_fields},
+    }
+
+
+def check_definition(form: Any) -> dict[str, Any]:
+    """Validate a form definition; return it normalised or raise ``ValidationFailed``."""
+    problems: list[dict[str, str]] = []
+
+    def bad(field: str, message: str) -> None:
+        problems.append({"field": field, "message": message})
+
+    if not isinstance(form, dict) or not isinstance(form.get("schema"), dict):
+        raise ValidationFailed("表单定义应包含 schema（JSON Schema）", code="form_invalid")
+    schema = form["schema"]
+    ui = form.get("ui") or {}
+    if not isinstance(ui, dict):
+        raise ValidationFailed("表单定义的 ui 应为对象", code="form_invalid")
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as e:
+        raise ValidationFailed(f"JSON Schema 不合法：{e.message}", code="form_invalid") from None
+    if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
+        raise ValidationFailed("表单 schema 的类型应为 object 且包含 properties", code="form_invalid")
+    props: dict[str, Any] = schema["properties"]
+    if not props:
+        bad("schema.properties", "表单至少需要一个字段")
+    for name, prop in props.items():
+        if not _NAME_RE.fullmatch(name):
+            bad(name, "字段名应以小写字母开头，只含小写字母、数字和下划线，最长 40 位")
+        if not isinstance(prop, dict) or not str(prop.get("title", "")).strip():
+            bad(name, "字段缺少标题（title）")
+            continue
+        if prop.get("type") not in FIELD_TYPES:
+            bad(name, f"字段类型应为 {'、'.join(sorted(FIELD_TYPES))} 之一")
+    for name in schema.get("required", []):
+        if name not in props:
+            bad(f"required.{name}", f"必填字段 {name} 未定义")
+    ui_fields = ui.get("fields") or {}
+    for name, hints in ui_fields.items():
+        if name not in props:
+            bad(f"ui.fields.{name}", f"界面提示引用了未定义的字段 {name}")
+            continue
+        if hints.get("widget") and hints["widget"] not in WIDGETS:
+            bad(f"ui.fields.{name}.widget", f"控件类型 {hints['widget']} 不受支持")
+        element = hints.get("element")
+        if element and element not in DATA_ELEMENTS:
+            bad(f"ui.fields.{name}.element", f"数据元 {element} 不在标准数据元清单中")
+        cond = hints.get("show_if")
+        if cond is not None:
+            if not isinstance(cond, dict) or cond.get("field") not in props or "equals" not in cond:
+                bad(f"ui.fields.{name}.show_if", "显示条件应为 {field, equals}，且引用已定义的字段")
+            elif cond["field"] == name:
+                bad(f"ui.fields.{name}.show_if", "显示条件不能引用字段自身")
+    seen: set[str] = set()
+    for i, sec in enumerate(ui.get("sections") or []):
+        if not isinstance(sec, dict) or not str(sec.get("title", "")).strip():
+            bad(f"ui.sections.{i}", "分组缺少标题")
+            continue
+        for name in sec.get("fields", []):
+            if name not in props:
+                bad(f"ui.sections.{i}", f"分组引用了未定义的字段 {name}")
+            if name in seen:
+                bad(f"ui.sections.{i}", f"字段 {name} 出现在多个分组中")
+            seen.add(name)
+    if problems:
+        raise ValidationFailed("表单定义有误，请修改后保存", code="form_invalid", details=problems)
+    return {"schema": schema, "ui": {"sections": ui.get("sections") or [], "fields": ui_fields}}
+
+
+def visible_fields(form: dict[str, Any], data: dict[str, Any]) -> list[str]:
+    """Field names shown for ``data`` (conditions evaluated in order)."""
+    props = form["schema"]["properties"]
+    hints = form.get("ui", {}).get("fields", {})
+    out = []
+    for name in props:
+        cond = hints.get(name, {}).get("show_if")
+        if cond and data.get(cond["field"]) != cond["equals"]:
+            continue
+        out.append(name)
+    return out
+
+
+def ordered_sections(form: dict[str, Any]) -> list[dict[str, Any]]:
+    """Sections with every field placed (fields no section names go to a last 其他 section)."""
+    props = form["schema"]["properties"]
+    sections = [dict(s) for s in form.get("ui", {}).get("sections", [])]
+    placed = {n for s in sections for n in s.get("fields", [])}
+    rest = [n for n in props if n not in placed]
+    if rest:
+        sections.append({"title": "其他信息", "fields": rest})
+    return sections
+
+
+def validate_submission(form: dict[str, Any], data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """Check applicant data against a form: ``(clean data, errors)``.
+
+    Hidden conditional fields are dropped and not required; unknown fields are
+    an error; empty strings count as missing.
+    """
+    schema = form["schema"]
+    props = schema["properties"]
+    errors: list[dict[str, str]] = []
+    unknown = [k for k in data if k not in props]
+    for k in unknown:
+        errors.append({"field": k, "message": "表单中没有这个字段"})
+    clean = {k: v for k, v in data.items() if k in props and v not in ("", None)}
+    visible = set(visible_fields(form, clean))
+    clean = {k: v for k, v in clean.items() if k in visible}
+    required = [r for r in schema.get("required", []) if r in visible]
+    effective = {**schema, "required": required}
+    validator = Draft202012Validator(effective, format_checker=_formats)
+    for err in sorted(validator.iter_errors(clean), key=lambda e: list(e.path)):
+        field = ".".join(str(p) for p in err.path)
+        if err.validator == "required":
+            missing = err.message.split("'")[1] if "'" in err.message else ""
+            title = props.get(missing, {}).get("title", missing)
+            errors.append({"field": missing, "message": f"请填写{title}"})
+            continue
+        title = props.get(field, {}).get("title", field)
+        errors.append({"field": field, "message": f"{title}：{_message(err)}"})
+    return clean, errors
+
+
+def _message(err: Any) -> str:
+    v = err.validator
+    if v == "format":
+        if isinstance(err.cause, InvalidIdentifier):
+            return err.cause.message
+        return _FORMAT_MESSAGES.get(err.validator_value, "格式不正确")
+    if v == "maxLength":
+        return f"最多 {err.validator_value} 个字"
+    if v == "minLength":
+        return f"至少 {err.validator_value} 个字"
+    if v == "enum":
+        return "请从选项中选择"
+    if v == "type":
+        return {"integer": "应为整数", "number": "应为数字", "boolean": "应为是或否"}.get(
+            err.validator_value, "应为文本"
+        )
+    if v == "pattern":
+        return "格式不正确"
+    if v in ("minimum", "exclusiveMinimum"):
+        return f"不能小于 {err.validator_value}"
+    if v in ("maximum", "exclusiveMaximum"):
+        return f"不能大于 {err.validator_value}"
+    return "取值无效"
+
+
+def prefill(form: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """Fill fields that name a data element from ``values`` (``{"person.name": …}``)."""
+    out: dict[str, Any] = {}
+    for name, hints in form.get("ui", {}).get("fields", {}).items():
+        element = hints.get("element")
+        if element and values.get(element) not in (None, ""):
+            out[name] = values[element]
+    return out
