@@ -128,3 +128,27 @@ async def test_online_override_and_reset(session):
         await service.set_online_override(session, a, impl.id, {"status": "done", "reason": ""})
     await service.set_online_override(session, a, impl.id, None)
     assert impl.online_status == "can" and not impl.online_override
+
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE implementation_version SET fields = '{}' WHERE id = :id",
+    "UPDATE implementation_version SET form = NULL WHERE id = :id",
+    "DELETE FROM implementation_version WHERE id = :id",
+])
+async def test_database_refuses_to_rewrite_a_published_version(session, sql):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    a = await admin(session)
+    item = await published_item(session, a)
+    impl = await published_impl(session, a, item)
+    impl_id, version_id = impl.id, impl.published_version_id
+    await session.commit()
+    with pytest.raises(DBAPIError, match="immutable"):
+        await session.execute(text(sql), {"id": version_id})
+    await session.rollback()
+    # a draft may still be edited, and a status change to superseded is allowed
+    draft = await service.save_implementation_draft(session, a, impl_id, local={"address": "新地址", "hours": "9-17"})
+    await session.execute(text("UPDATE implementation_version SET local = '{}' WHERE id = :id"), {"id": draft.id})
+    await service.publish_implementation(session, a, impl_id)
+    await session.commit()
