@@ -1,6 +1,7 @@
 """Every domain's models, imported once so ``Base.metadata`` is complete
 (Alembic autogenerate, the test fixtures)."""
 
+from tongban.cases import models as cases_models  # noqa: F401
 from tongban.catalogue import models as catalogue_models  # noqa: F401
 from tongban.core import audit, files, outbox, workdays  # noqa: F401
 from tongban.core.db import Base

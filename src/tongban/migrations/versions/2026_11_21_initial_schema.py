@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-21 08:23:38.882103
+Create Date: 2026-11-21 08:28:28.374514
 """
 
 from __future__ import annotations
@@ -56,6 +56,12 @@ def upgrade() -> None:
     sa.Column('source', sa.String(length=200), nullable=False),
     sa.Column('loaded_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('year', name=op.f('pk_calendar_year'))
+    )
+    op.create_table('case_counter',
+    sa.Column('region6', sa.String(length=6), nullable=False),
+    sa.Column('day', sa.String(length=8), nullable=False),
+    sa.Column('value', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('region6', 'day', name=op.f('pk_case_counter'))
     )
     op.create_table('catalogue_item',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -456,8 +462,168 @@ def upgrade() -> None:
     with op.batch_alter_table('implementation_version', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_implementation_version_implementation_id'), ['implementation_id'], unique=False)
 
+    op.create_table('case',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('number', sa.String(length=50), nullable=False),
+    sa.Column('implementation_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('implementation_version_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('department_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('item_name', sa.String(length=200), nullable=False),
+    sa.Column('applicant_person_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('applicant_enterprise_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('applicant_name', sa.String(length=200), nullable=False),
+    sa.Column('submitted_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('channel', sa.String(length=10), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=80), nullable=False),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('step_index', sa.SmallInteger(), nullable=False),
+    sa.Column('steps', sa.JSON(), nullable=False),
+    sa.Column('form_data', sa.JSON(), nullable=False),
+    sa.Column('limit_value', sa.Integer(), nullable=False),
+    sa.Column('limit_unit', sa.String(length=12), nullable=False),
+    sa.Column('extension_days', sa.Integer(), nullable=False),
+    sa.Column('correction_round', sa.SmallInteger(), nullable=False),
+    sa.Column('submitted_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('accept_due_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('accepted_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('due_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('step_started_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('concluded_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('outcome', sa.String(length=2), nullable=True),
+    sa.Column('outcome_reason', sa.Text(), nullable=False),
+    sa.Column('delivery_method', sa.String(length=12), nullable=True),
+    sa.Column('tracking_number', sa.String(length=40), nullable=True),
+    sa.Column('alert', sa.String(length=8), nullable=False),
+    sa.Column('created_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.ForeignKeyConstraint(['applicant_enterprise_id'], ['enterprise.id'], name=op.f('fk_case_applicant_enterprise_id_enterprise')),
+    sa.ForeignKeyConstraint(['applicant_person_id'], ['person.id'], name=op.f('fk_case_applicant_person_id_person')),
+    sa.ForeignKeyConstraint(['department_id'], ['department.id'], name=op.f('fk_case_department_id_department')),
+    sa.ForeignKeyConstraint(['implementation_id'], ['implementation.id'], name=op.f('fk_case_implementation_id_implementation')),
+    sa.ForeignKeyConstraint(['implementation_version_id'], ['implementation_version.id'], name=op.f('fk_case_implementation_version_id_implementation_version')),
+    sa.ForeignKeyConstraint(['submitted_by'], ['account.id'], name=op.f('fk_case_submitted_by_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_case')),
+    sa.UniqueConstraint('number', name=op.f('uq_case_number')),
+    sa.UniqueConstraint('submitted_by', 'idempotency_key', name='uq_case_idempotency')
+    )
+    with op.batch_alter_table('case', schema=None) as batch_op:
+        batch_op.create_index('ix_case_applicant_person', ['applicant_person_id', 'id'], unique=False)
+        batch_op.create_index('ix_case_department_state_id', ['department_id', 'state', 'id'], unique=False)
+        batch_op.create_index('ix_case_due', ['state', 'due_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_case_region_code'), ['region_code'], unique=False)
+        batch_op.create_index('ix_case_region_state_id', ['region_code', 'state', 'id'], unique=False)
+
+    op.create_table('case_material',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('file_sha256', sa.String(length=64), nullable=True),
+    sa.Column('replaced_by', sa.String(length=120), nullable=True),
+    sa.Column('round', sa.SmallInteger(), nullable=False),
+    sa.Column('uploaded_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['case.id'], name=op.f('fk_case_material_case_id_case')),
+    sa.ForeignKeyConstraint(['file_sha256'], ['stored_file.sha256'], name=op.f('fk_case_material_file_sha256_stored_file')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_case_material'))
+    )
+    with op.batch_alter_table('case_material', schema=None) as batch_op:
+        batch_op.create_index('ix_case_material_case', ['case_id', 'id'], unique=False)
+
+    op.create_table('case_pause',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('started_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('result', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['case.id'], name=op.f('fk_case_pause_case_id_case')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_case_pause'))
+    )
+    with op.batch_alter_table('case_pause', schema=None) as batch_op:
+        batch_op.create_index('ix_case_pause_case', ['case_id'], unique=False)
+
+    op.create_table('case_trail',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('action', sa.String(length=24), nullable=False),
+    sa.Column('from_state', sa.String(length=20), nullable=False),
+    sa.Column('to_state', sa.String(length=20), nullable=False),
+    sa.Column('step_name', sa.String(length=50), nullable=False),
+    sa.Column('actor_ref', sa.String(length=40), nullable=False),
+    sa.Column('actor_name', sa.String(length=100), nullable=False),
+    sa.Column('comment', sa.Text(), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['case.id'], name=op.f('fk_case_trail_case_id_case')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_case_trail'))
+    )
+    with op.batch_alter_table('case_trail', schema=None) as batch_op:
+        batch_op.create_index('ix_case_trail_case', ['case_id', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_case_trail_region_code'), ['region_code'], unique=False)
+
+    op.create_table('correction_notice',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('round', sa.SmallInteger(), nullable=False),
+    sa.Column('items', sa.JSON(), nullable=False),
+    sa.Column('new_items', sa.JSON(), nullable=False),
+    sa.Column('flagged', sa.Boolean(), nullable=False),
+    sa.Column('approved_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('issued_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('issued_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('answered_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['approved_by'], ['account.id'], name=op.f('fk_correction_notice_approved_by_account')),
+    sa.ForeignKeyConstraint(['case_id'], ['case.id'], name=op.f('fk_correction_notice_case_id_case')),
+    sa.ForeignKeyConstraint(['issued_by'], ['account.id'], name=op.f('fk_correction_notice_issued_by_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_correction_notice')),
+    sa.UniqueConstraint('case_id', 'round', name=op.f('uq_correction_notice_case_id'))
+    )
+    op.create_table('notification',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('read_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_notification_account_id_account')),
+    sa.ForeignKeyConstraint(['case_id'], ['case.id'], name=op.f('fk_notification_case_id_case')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notification'))
+    )
+    with op.batch_alter_table('notification', schema=None) as batch_op:
+        batch_op.create_index('ix_notification_account', ['account_id', 'id'], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('notification', schema=None) as batch_op:
+        batch_op.drop_index('ix_notification_account')
+
+    op.drop_table('notification')
+    op.drop_table('correction_notice')
+    with op.batch_alter_table('case_trail', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_case_trail_region_code'))
+        batch_op.drop_index('ix_case_trail_case')
+
+    op.drop_table('case_trail')
+    with op.batch_alter_table('case_pause', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_pause_case')
+
+    op.drop_table('case_pause')
+    with op.batch_alter_table('case_material', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_material_case')
+
+    op.drop_table('case_material')
+    with op.batch_alter_table('case', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_region_state_id')
+        batch_op.drop_index(batch_op.f('ix_case_region_code'))
+        batch_op.drop_index('ix_case_due')
+        batch_op.drop_index('ix_case_department_state_id')
+        batch_op.drop_index('ix_case_applicant_person')
+
+    op.drop_table('case')
     with op.batch_alter_table('implementation_version', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_implementation_version_implementation_id'))
 
@@ -565,6 +731,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_catalogue_item_item_type'))
 
     op.drop_table('catalogue_item')
+    op.drop_table('case_counter')
     op.drop_table('calendar_year')
     op.drop_table('calendar_day')
     with op.batch_alter_table('audit_entry', schema=None) as batch_op:

@@ -1,0 +1,153 @@
+"""Cases (办件): the application, its trail, materials, correction notices, pauses.
+
+A case is filed under one published implementation *version* (the guide and
+form it was applied under stay with it). ``region_code`` and
+``department_id`` are the implementing body's: they scope every staff query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tongban.core.clock import now
+from tongban.core.db import Base, BigIntPK, RegionScoped
+
+
+class Case(RegionScoped, Base):
+    __tablename__ = "case"
+    __table_args__ = (
+        UniqueConstraint("submitted_by", "idempotency_key", name="uq_case_idempotency"),
+        Index("ix_case_region_state_id", "region_code", "state", "id"),
+        Index("ix_case_department_state_id", "department_id", "state", "id"),
+        Index("ix_case_applicant_person", "applicant_person_id", "id"),
+        Index("ix_case_due", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    number: Mapped[str] = mapped_column(String(50), unique=True)  # 办件编号
+    implementation_id: Mapped[int] = mapped_column(ForeignKey("implementation.id"))
+    implementation_version_id: Mapped[int] = mapped_column(ForeignKey("implementation_version.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    item_name: Mapped[str] = mapped_column(String(200))
+    applicant_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    applicant_enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"))
+    applicant_name: Mapped[str] = mapped_column(String(200))  # person or enterprise name
+    submitted_by: Mapped[int] = mapped_column(ForeignKey("account.id"))  # applicant or window clerk
+    channel: Mapped[str] = mapped_column(String(10))  # CHANNELS
+    idempotency_key: Mapped[str] = mapped_column(String(80))
+    state: Mapped[str] = mapped_column(String(20))
+    step_index: Mapped[int] = mapped_column(SmallInteger, default=0)
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # review steps, fixed at filing
+    form_data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    limit_value: Mapped[int] = mapped_column(Integer)  # 承诺时限 at filing
+    limit_unit: Mapped[str] = mapped_column(String(12))
+    extension_days: Mapped[int] = mapped_column(Integer, default=0)
+    correction_round: Mapped[int] = mapped_column(SmallInteger, default=0)
+    submitted_at: Mapped[dt.datetime] = mapped_column(default=now)
+    accept_due_at: Mapped[dt.datetime | None]  # 5 working days to accept or notify (Art. 32)
+    accepted_at: Mapped[dt.datetime | None]
+    due_at: Mapped[dt.datetime | None]  # None while paused
+    step_started_at: Mapped[dt.datetime | None]
+    concluded_at: Mapped[dt.datetime | None]  # 办结
+    delivered_at: Mapped[dt.datetime | None]  # 送达 / 领证
+    outcome: Mapped[str | None] = mapped_column(String(2))  # OUTCOMES
+    outcome_reason: Mapped[str] = mapped_column(Text, default="")
+    delivery_method: Mapped[str | None] = mapped_column(String(12))
+    tracking_number: Mapped[str | None] = mapped_column(String(40))
+    alert: Mapped[str] = mapped_column(String(8), default="")  # "" / yellow / red (电子监察)
+    created_at: Mapped[dt.datetime] = mapped_column(default=now)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=now)
+
+
+class CaseTrail(RegionScoped, Base):
+    """服务轨迹: one row per transition, never changed."""
+
+    __tablename__ = "case_trail"
+    __table_args__ = (Index("ix_case_trail_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
+    action: Mapped[str] = mapped_column(String(24))
+    from_state: Mapped[str] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    step_name: Mapped[str] = mapped_column(String(50), default="")
+    actor_ref: Mapped[str] = mapped_column(String(40))
+    actor_name: Mapped[str] = mapped_column(String(100))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[dt.datetime] = mapped_column(default=now)
+
+
+class CaseMaterial(Base):
+    __tablename__ = "case_material"
+    __table_args__ = (Index("ix_case_material_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
+    name: Mapped[str] = mapped_column(String(200))  # the catalogue material it answers
+    file_sha256: Mapped[str | None] = mapped_column(ForeignKey("stored_file.sha256"))
+    replaced_by: Mapped[str | None] = mapped_column(String(120))  # licence:<id> / data:<element> / commitment
+    round: Mapped[int] = mapped_column(SmallInteger, default=0)  # 0: at filing; n: n-th correction
+    uploaded_at: Mapped[dt.datetime] = mapped_column(default=now)
+
+
+class CorrectionNotice(Base):
+    """一次性告知: everything missing or faulty, listed at once."""
+
+    __tablename__ = "correction_notice"
+    __table_args__ = (UniqueConstraint("case_id", "round"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
+    round: Mapped[int] = mapped_column(SmallInteger)
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{kind, name, reason}]
+    new_items: Mapped[list[str]] = mapped_column(JSON, default=list)  # names not raised in round 1
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)  # a second notice with new items
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("account.id"))  # supervisor, when flagged
+    issued_by: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    issued_at: Mapped[dt.datetime] = mapped_column(default=now)
+    answered_at: Mapped[dt.datetime | None]
+
+
+class CasePause(Base):
+    """特别程序 (Art. 45): the clock stops from ``started_at`` to ``ended_at``."""
+
+    __tablename__ = "case_pause"
+    __table_args__ = (Index("ix_case_pause_case", "case_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # SPECIAL_PROCEDURES key
+    reason: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[dt.datetime] = mapped_column(default=now)
+    ended_at: Mapped[dt.datetime | None]
+    result: Mapped[str] = mapped_column(Text, default="")
+
+
+class CaseCounter(Base):
+    """Next sequence number of case numbers per region and day."""
+
+    __tablename__ = "case_counter"
+
+    region6: Mapped[str] = mapped_column(String(6), primary_key=True)
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Notification(Base):
+    """站内消息: the applicant's inbox (SMS and email go out through the outbox)."""
+
+    __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_account", "account_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    read_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=now)
