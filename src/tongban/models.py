@@ -2,6 +2,7 @@
 (Alembic autogenerate, the test fixtures)."""
 
 from tongban.cases import models as cases_models  # noqa: F401
+from tongban.cases import supervision as cases_supervision  # noqa: F401
 from tongban.catalogue import models as catalogue_models  # noqa: F401
 from tongban.core import audit, files, outbox, workdays  # noqa: F401
 from tongban.core.db import Base

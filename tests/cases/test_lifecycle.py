@@ -106,7 +106,7 @@ async def test_same_idempotency_key_returns_the_same_case(session):
 
 
 async def test_bad_form_is_refused_with_field_errors(session):
-    impl, person, applicant, *_ = await _world(session)
+    impl, _person, applicant, *_ = await _world(session)
     with pytest.raises(ValidationFailed) as e:
         await service.submit(session, applicant, implementation_id=impl.id, form_data={"applicant_name": "张三", "phone": "123"}, idempotency_key="bad-form-1")
     fields = {d["field"] for d in e.value.details}
@@ -123,7 +123,7 @@ async def test_refusal_cites_reason_and_rights(session):
 
 
 async def test_second_correction_notice_with_new_items_needs_a_supervisor(session):
-    impl, person, applicant, clerk, approver, head, sup_acc = await _world(session)
+    impl, person, applicant, clerk, _approver, _head, sup_acc = await _world(session)
     case, _ = await service.submit(session, applicant, implementation_id=impl.id, form_data=form_for(person), idempotency_key="corr-00001")
     first = [{"kind": "material", "name": "营业执照", "reason": "复印件不清晰"}]
     await service.transition(session, clerk, case.id, "request_correction", {"items": first})
@@ -141,7 +141,7 @@ async def test_second_correction_notice_with_new_items_needs_a_supervisor(sessio
         await service.transition(session, clerk, case.id, "resubmit", {})  # the applicant's action
 
 async def test_scope_other_department_and_other_applicant_see_nothing(session):
-    impl, person, applicant, clerk, approver, head, _ = await _world(session)
+    impl, person, applicant, _clerk, _approver, _head, _ = await _world(session)
     case, _ = await service.submit(session, applicant, implementation_id=impl.id, form_data=form_for(person), idempotency_key="scope-00001")
     other_dept = await builders.department(session)
     stranger = await actor_for_account(session, await builders.staff(session, roles=["approver"], dept=other_dept), via="session")
@@ -156,7 +156,7 @@ async def test_scope_other_department_and_other_applicant_see_nothing(session):
 
 
 async def test_withdraw_and_void_end_an_open_pause(session):
-    impl, person, applicant, clerk, approver, head, _ = await _world(session)
+    impl, person, applicant, clerk, approver, _head, _ = await _world(session)
     case, _ = await service.submit(session, applicant, implementation_id=impl.id, form_data=form_for(person), idempotency_key="wd-000001")
     await service.transition(session, clerk, case.id, "accept")
     await service.transition(session, approver, case.id, "suspend", {"kind": "hearing", "reason": "依申请举行听证"})

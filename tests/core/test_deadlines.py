@@ -7,12 +7,20 @@ import csv
 import datetime as dt
 import glob
 import json
+from pathlib import Path
 
 import pytest
 
 from tests.shared_data import shared_data
 from tongban.core.deadlines import Pause, due_at, working_days_left
-from tongban.core.workdays import CalendarDay, CalendarYear, UnknownCalendarYear, WorkCalendar, load_calendar, package_calendar
+from tongban.core.workdays import (
+    CalendarDay,
+    CalendarYear,
+    UnknownCalendarYear,
+    WorkCalendar,
+    load_calendar,
+    package_calendar,
+)
 
 CST = dt.timezone(dt.timedelta(hours=8))
 CAL = package_calendar()
@@ -113,7 +121,7 @@ def _holiday_cn() -> WorkCalendar:
     root = shared_data("holidays_holiday_cn")
     special, years = {}, set()
     for f in sorted(glob.glob(str(root / "20*.json"))):
-        data = json.loads(open(f, encoding="utf-8").read())
+        data = json.loads(Path(f).read_text(encoding="utf-8"))
         if data["days"]:
             years.add(data["year"])
         for d in data["days"]:
@@ -127,10 +135,12 @@ def _disputed_days() -> list[dt.date]:
     root = shared_data("holidays_holiday_cn")
     listed = set()
     for f in glob.glob(str(root / "20*.json")):
-        listed |= {d["date"] for d in json.loads(open(f, encoding="utf-8").read())["days"]}
+        listed |= {d["date"] for d in json.loads(Path(f).read_text(encoding="utf-8"))["days"]}
     path = shared_data("holidays_chinesecalendar", "china_holidays_workdays.csv")
     out = []
-    for row in csv.DictReader(open(path, encoding="utf-8")):
+    with open(path, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
         if row["date"] >= "2007" and row["date"] not in listed:
             out.append(dt.date.fromisoformat(row["date"]))
     return out

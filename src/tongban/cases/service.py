@@ -16,7 +16,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.cases import lifecycle
-from tongban.cases.models import Case, CaseCounter, CaseMaterial, CasePause, CaseTrail, CorrectionNotice, Notification
+from tongban.cases.models import (
+    Case,
+    CaseCounter,
+    CaseMaterial,
+    CasePause,
+    CaseTrail,
+    CorrectionNotice,
+    Notification,
+)
 from tongban.catalogue import forms
 from tongban.catalogue.models import Implementation, ImplementationVersion
 from tongban.core import audit, scope

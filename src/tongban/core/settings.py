@@ -89,6 +89,7 @@ class Settings(BaseSettings):
     catalogue_block_inconsistent_publish: bool = Field(
         False, description="Refuse to publish an implementation entry that differs from its base item where the standard requires sameness (同标同源); when false the differences are reported only."
     )
+    supervision_yellow_days: int = Field(1, ge=0, le=30, description="电子监察: a case due within this many working days gets a yellow card (local rule, STANDARDS §3 [S]).")
     media_max_mb: int = Field(20, ge=1, le=500, description="Largest uploaded file (blank forms, samples, case materials), in MB.")
     log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
     log_json: bool = Field(True, description="Write logs as one JSON object per line.")

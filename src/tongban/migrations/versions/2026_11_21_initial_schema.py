@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-21 08:28:28.374514
+Create Date: 2026-11-21 08:29:43.723140
 """
 
 from __future__ import annotations
@@ -596,8 +596,58 @@ def upgrade() -> None:
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.create_index('ix_notification_account', ['account_id', 'id'], unique=False)
 
+    op.create_table('supervision_card',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('department_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('colour', sa.String(length=8), nullable=False),
+    sa.Column('rule', sa.String(length=20), nullable=False),
+    sa.Column('at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['case.id'], name=op.f('fk_supervision_card_case_id_case')),
+    sa.ForeignKeyConstraint(['department_id'], ['department.id'], name=op.f('fk_supervision_card_department_id_department')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_supervision_card'))
+    )
+    with op.batch_alter_table('supervision_card', schema=None) as batch_op:
+        batch_op.create_index('ix_supervision_card_case', ['case_id', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_supervision_card_region_code'), ['region_code'], unique=False)
+
+    op.create_table('supervision_notice',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('department_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('content', sa.Text(), nullable=False),
+    sa.Column('reply_due_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('state', sa.String(length=10), nullable=False),
+    sa.Column('issued_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('issued_at', tongban.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reply', sa.Text(), nullable=False),
+    sa.Column('replied_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('replied_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', tongban.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['case.id'], name=op.f('fk_supervision_notice_case_id_case')),
+    sa.ForeignKeyConstraint(['department_id'], ['department.id'], name=op.f('fk_supervision_notice_department_id_department')),
+    sa.ForeignKeyConstraint(['issued_by'], ['account.id'], name=op.f('fk_supervision_notice_issued_by_account')),
+    sa.ForeignKeyConstraint(['replied_by'], ['account.id'], name=op.f('fk_supervision_notice_replied_by_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_supervision_notice'))
+    )
+    with op.batch_alter_table('supervision_notice', schema=None) as batch_op:
+        batch_op.create_index('ix_supervision_notice_department_state', ['department_id', 'state'], unique=False)
+        batch_op.create_index(batch_op.f('ix_supervision_notice_region_code'), ['region_code'], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('supervision_notice', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_supervision_notice_region_code'))
+        batch_op.drop_index('ix_supervision_notice_department_state')
+
+    op.drop_table('supervision_notice')
+    with op.batch_alter_table('supervision_card', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_supervision_card_region_code'))
+        batch_op.drop_index('ix_supervision_card_case')
+
+    op.drop_table('supervision_card')
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.drop_index('ix_notification_account')
 
