@@ -51,6 +51,8 @@ class Case(RegionScoped, Base):
     idempotency_key: Mapped[str] = mapped_column(String(80))
     state: Mapped[str] = mapped_column(String(20))
     step_index: Mapped[int] = mapped_column(SmallInteger, default=0)
+    current_step: Mapped[str] = mapped_column(String(50), default="")  # name, for queues
+    at_last_step: Mapped[bool] = mapped_column(Boolean, default=False)  # 待决定 vs 待审查
     steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # review steps, fixed at filing
     form_data: Mapped[dict[str, Any]] = mapped_column(JSON)
     limit_value: Mapped[int] = mapped_column(Integer)  # 承诺时限 at filing

@@ -245,6 +245,12 @@ async def submit(
 # --- transitions -----------------------------------------------------------------------
 
 
+def _set_step(case: Case, index: int) -> None:
+    case.step_index = index
+    case.current_step = case.steps[index]["name"] if index < len(case.steps) else ""
+    case.at_last_step = index >= len(case.steps) - 1
+
+
 def _current_step(case: Case) -> dict[str, Any] | None:
     return case.steps[case.step_index] if case.state in ("reviewing", "suspended") and case.step_index < len(case.steps) else None
 
@@ -302,7 +308,8 @@ async def transition(session: AsyncSession, actor: Actor, case_id: int, action: 
     title = f"您的办件{t.label}：{case.item_name}"
 
     if action == "accept":
-        case.state, case.accepted_at, case.step_index, case.step_started_at = "reviewing", at, 0, at
+        case.state, case.accepted_at, case.step_started_at = "reviewing", at, at
+        _set_step(case, 0)
         await _recompute_due(session, case)
         title = f"您的申请已受理：{case.item_name}"
     elif action == "reject":
@@ -319,14 +326,14 @@ async def transition(session: AsyncSession, actor: Actor, case_id: int, action: 
         await _resubmit(session, case, data)
         case.state = "submitted"
     elif action == "pass_step":
-        case.step_index += 1
+        _set_step(case, case.step_index + 1)
         case.step_started_at = at
         extra = {"next_step": case.steps[case.step_index]["name"]}
     elif action == "return_step":
         comment = _reason(data)
         if case.step_index == 0:
             raise Conflict("已是第一个环节，不能再退回", code="first_step")
-        case.step_index -= 1
+        _set_step(case, case.step_index - 1)
         case.step_started_at = at
     elif action == "decide":
         outcome = data.get("outcome")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-21 08:29:43.723140
+Create Date: 2026-11-21 08:30:45.328526
 """
 
 from __future__ import annotations
@@ -477,6 +477,8 @@ def upgrade() -> None:
     sa.Column('idempotency_key', sa.String(length=80), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('step_index', sa.SmallInteger(), nullable=False),
+    sa.Column('current_step', sa.String(length=50), nullable=False),
+    sa.Column('at_last_step', sa.Boolean(), nullable=False),
     sa.Column('steps', sa.JSON(), nullable=False),
     sa.Column('form_data', sa.JSON(), nullable=False),
     sa.Column('limit_value', sa.Integer(), nullable=False),
