@@ -58,7 +58,7 @@ async def test_sweep_colours_cases_and_logs_each_change(session):
 
 
 async def test_supervision_notice_issue_reply_close_and_scope(session):
-    impl, person, applicant, clerk, approver, head, sup_acc = await _world(session)
+    impl, person, applicant, clerk, _approver, head, sup_acc = await _world(session)
     sup = await actor_for_account(session, sup_acc, via="session")
     case, _ = await service.submit(session, applicant, implementation_id=impl.id, form_data=form_for(person), idempotency_key="notice-001")
     with pytest.raises(PermissionDenied):
