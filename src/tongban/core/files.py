@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from sqlalchemy import BigInteger, ForeignKey, String, select
@@ -45,6 +46,17 @@ class StoredFile(Base):
     name: Mapped[str] = mapped_column(String(200))  # the first name it was uploaded under
     uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=now)
+
+
+Scanner = Callable[[bytes, str], Awaitable[str | None]]
+_scanners: list[Scanner] = []
+
+
+def register_scanner(fn: Scanner) -> Scanner:
+    """Plug in a virus scanner (ClamAV daemon, a vendor API …): ``await fn(data, name)``
+    returns ``None`` when clean, else the finding, which refuses the upload."""
+    _scanners.append(fn)
+    return fn
 
 
 def root() -> Path:
@@ -84,6 +96,10 @@ async def store(session: AsyncSession, data: bytes, name: str, *, account_id: in
     if len(data) > limit:
         raise ValidationFailed(f"文件过大：最大 {get_settings().media_max_mb} MB", code="file_too_large")
     ctype = sniff(data, name)
+    for scan in _scanners:
+        finding = await scan(data, name)
+        if finding:
+            raise ValidationFailed(f"文件未通过安全检查：{finding}", code="file_rejected_by_scanner")
     digest = hashlib.sha256(data).hexdigest()
     existing = await session.get(StoredFile, digest)
     target = path_of(digest)
