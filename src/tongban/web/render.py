@@ -11,6 +11,7 @@ Display preferences (remembered per account, and in a cookie for visitors):
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,19 @@ def _converter(config: str) -> Any:
 
 def to_traditional(text: str) -> str:
     return _converter("s2t").convert(text)
+
+
+# What a person may submit back stays as stored: input values and textarea
+# contents are not converted, so editing a record with 繁體 display on never
+# writes traditional characters into it (the labels around them are converted).
+_EDITABLE = re.compile(r'(\svalue="[^"]*"|<textarea\b[^>]*>.*?</textarea>)', re.S | re.I)
+
+
+def to_traditional_html(html: str) -> str:
+    parts = _EDITABLE.split(html)
+    for i in range(0, len(parts), 2):
+        parts[i] = to_traditional(parts[i])
+    return "".join(parts)
 
 
 def preferences(request: Request) -> dict[str, Any]:
@@ -84,7 +98,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     }
     html = environment().get_template(template).render(ctx)
     if prefs["script"] == "hant":
-        html = to_traditional(html)
+        html = to_traditional_html(html)
     response = HTMLResponse(html, status_code=status)
     anon = getattr(request.state, "anon_csrf", None)
     if anon:
