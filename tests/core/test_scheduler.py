@@ -39,8 +39,11 @@ def tuned(settings: Settings, **changes: Any) -> Settings:
 
 @pytest.fixture
 def job() -> Iterator[Callable[..., str]]:
-    """Register test jobs in the global registry; remove them afterwards."""
+    """Register test jobs in an otherwise empty registry (the domains' own jobs,
+    registered when an app was created earlier in the run, are set aside)."""
     names: list[str] = []
+    saved = dict(scheduler._jobs)
+    scheduler._jobs.clear()
 
     def add(fn: JobFn, every: dt.timedelta | str, name: str | None = None) -> str:
         name = name or unique()
@@ -51,6 +54,7 @@ def job() -> Iterator[Callable[..., str]]:
     yield add
     for name in names:
         scheduler.unregister(name)
+    scheduler._jobs.update(saved)
 
 
 @pytest.fixture
