@@ -139,8 +139,10 @@ class ImplementationCode:
 
 
 _GB_IMPL_RE = re.compile(r"(?P<body>[0-9A-HJ-NPQRTUWXY]{18})(?P<level>[1-7])(?P<base>[0-9A-Z]{12})")
+# The body may be an old 组织机构代码 written with its check digit after a dash
+# (GB 11714: ``00877868-5``), as 16 rows of the Guang'an data are.
 _SC_TAIL_RE = re.compile(
-    r"(?P<item>.+?)-(?P<area>\d{12})-(?P<unit>[0-9A-Z]{3})-(?P<body>[0-9A-Z]+)-(?P<level>\d)-(?P<handling>\d{2})"
+    r"(?P<item>.+?)-(?P<area>\d{12})-(?P<unit>[0-9A-Z]{3})-(?P<body>[0-9A-Z]{8}-[0-9A-Z]|[0-9A-Z]+)-(?P<level>\d)-(?P<handling>\d{2})"
 )
 _SC_SHORT_RE = re.compile(r"(?P<item>[A-Z0-9]+(?:-[0-9A-Z]+)*)-(?P<body>[0-9A-Z]{9,18})")
 

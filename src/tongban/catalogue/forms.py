@@ -112,8 +112,20 @@ def default_form(*, for_enterprise: bool = False) -> dict[str, Any]:
     }
 
 
+MAX_FIELDS = 200
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
 def check_definition(form: Any) -> dict[str, Any]:
-    """Validate a form definition; return it normalised or raise ``ValidationFailed``."""
+    """Validate a form definition; return it normalised or raise ``ValidationFailed``.
+
+    Every problem is reported with the field it concerns (``details``), in
+    Chinese; a definition of the wrong shape (lists where objects belong …) is
+    reported, never raised as a ``TypeError``.
+    """
     problems: list[dict[str, str]] = []
 
     def bad(field: str, message: str) -> None:
@@ -125,48 +137,89 @@ def check_definition(form: Any) -> dict[str, Any]:
     ui = form.get("ui") or {}
     if not isinstance(ui, dict):
         raise ValidationFailed("表单定义的 ui 应为对象", code="form_invalid")
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as e:
-        raise ValidationFailed(f"JSON Schema 不合法：{e.message}", code="form_invalid") from None
     if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
         raise ValidationFailed("表单 schema 的类型应为 object 且包含 properties", code="form_invalid")
     props: dict[str, Any] = schema["properties"]
     if not props:
         bad("schema.properties", "表单至少需要一个字段")
+    if len(props) > MAX_FIELDS:
+        bad("schema.properties", f"表单字段过多（{len(props)} 个，最多 {MAX_FIELDS} 个）")
     for name, prop in props.items():
         if not _NAME_RE.fullmatch(name):
             bad(name, "字段名应以小写字母开头，只含小写字母、数字和下划线，最长 40 位")
         if not isinstance(prop, dict) or not str(prop.get("title", "")).strip():
             bad(name, "字段缺少标题（title）")
             continue
-        if prop.get("type") not in FIELD_TYPES:
+        ftype = prop.get("type")
+        if not isinstance(ftype, str) or ftype not in FIELD_TYPES:
             bad(name, f"字段类型应为 {'、'.join(sorted(FIELD_TYPES))} 之一")
-    for name in schema.get("required", []):
+    required = schema.get("required", [])
+    if not isinstance(required, list) or not all(isinstance(n, str) for n in required):
+        bad("required", "必填字段应为字段名列表")
+        required = []
+    for name in required:
         if name not in props:
             bad(f"required.{name}", f"必填字段 {name} 未定义")
+    if not problems:
+        # The rest of the schema (maxLength, minimum, enum …) must be valid JSON Schema.
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as e:
+            path = [str(x) for x in e.path]
+            field = path[1] if len(path) > 1 and path[0] == "properties" else "schema"
+            key = next((x for x in reversed(path) if not x.isdigit()), "") if len(path) > 2 else ""
+            bad(field, f"约束 {key} 的取值不合法" if key else "表单 schema 不是有效的 JSON Schema")
     ui_fields = ui.get("fields") or {}
+    if not isinstance(ui_fields, dict):
+        raise ValidationFailed("表单定义的 ui.fields 应为对象", code="form_invalid")
     for name, hints in ui_fields.items():
         if name not in props:
             bad(f"ui.fields.{name}", f"界面提示引用了未定义的字段 {name}")
             continue
-        if hints.get("widget") and hints["widget"] not in WIDGETS:
-            bad(f"ui.fields.{name}.widget", f"控件类型 {hints['widget']} 不受支持")
+        if not isinstance(hints, dict):
+            bad(f"ui.fields.{name}", "界面提示应为对象")
+            continue
+        prop = props[name] if isinstance(props[name], dict) else {}
+        widget = hints.get("widget")
+        if widget is not None and (not isinstance(widget, str) or widget not in WIDGETS):
+            bad(f"ui.fields.{name}.widget", f"控件类型 {widget} 不受支持")
+        elif widget in ("select", "radio") and not prop.get("enum"):
+            bad(f"ui.fields.{name}.widget", "下拉选择和单选控件需要设置选项")
+        elif widget == "checkbox" and prop.get("type") != "boolean":
+            bad(f"ui.fields.{name}.widget", "勾选框只能用于“是/否”类型的字段")
+        elif widget == "number" and prop.get("type") not in ("integer", "number"):
+            bad(f"ui.fields.{name}.widget", "数字输入框只能用于整数或数字类型的字段")
+        for key in ("help", "placeholder"):
+            if hints.get(key) is not None and not isinstance(hints[key], str):
+                bad(f"ui.fields.{name}.{key}", "说明文字应为文本")
         element = hints.get("element")
-        if element and element not in DATA_ELEMENTS:
+        if element and (not isinstance(element, str) or element not in DATA_ELEMENTS):
             bad(f"ui.fields.{name}.element", f"数据元 {element} 不在标准数据元清单中")
         cond = hints.get("show_if")
         if cond is not None:
-            if not isinstance(cond, dict) or cond.get("field") not in props or "equals" not in cond:
+            if (
+                not isinstance(cond, dict)
+                or not isinstance(cond.get("field"), str)
+                or cond["field"] not in props
+                or "equals" not in cond
+                or not _scalar(cond["equals"])
+            ):
                 bad(f"ui.fields.{name}.show_if", "显示条件应为 {field, equals}，且引用已定义的字段")
             elif cond["field"] == name:
                 bad(f"ui.fields.{name}.show_if", "显示条件不能引用字段自身")
+    sections = ui.get("sections") or []
+    if not isinstance(sections, list):
+        raise ValidationFailed("表单定义的 ui.sections 应为列表", code="form_invalid")
     seen: set[str] = set()
-    for i, sec in enumerate(ui.get("sections") or []):
+    for i, sec in enumerate(sections):
         if not isinstance(sec, dict) or not str(sec.get("title", "")).strip():
             bad(f"ui.sections.{i}", "分组缺少标题")
             continue
-        for name in sec.get("fields", []):
+        names = sec.get("fields", [])
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            bad(f"ui.sections.{i}", "分组的字段应为字段名列表")
+            continue
+        for name in names:
             if name not in props:
                 bad(f"ui.sections.{i}", f"分组引用了未定义的字段 {name}")
             if name in seen:
@@ -174,20 +227,29 @@ def check_definition(form: Any) -> dict[str, Any]:
             seen.add(name)
     if problems:
         raise ValidationFailed("表单定义有误，请修改后保存", code="form_invalid", details=problems)
-    return {"schema": schema, "ui": {"sections": ui.get("sections") or [], "fields": ui_fields}}
+    return {"schema": schema, "ui": {"sections": sections, "fields": ui_fields}}
 
 
 def visible_fields(form: dict[str, Any], data: dict[str, Any]) -> list[str]:
-    """Field names shown for ``data`` (conditions evaluated in order)."""
+    """Field names shown for ``data``.
+
+    A conditional field is hidden when its condition does not hold, or when the
+    field its condition reads is itself hidden (chains of conditions).
+    """
     props = form["schema"]["properties"]
     hints = form.get("ui", {}).get("fields", {})
-    out = []
-    for name in props:
-        cond = hints.get(name, {}).get("show_if")
-        if cond and data.get(cond["field"]) != cond["equals"]:
-            continue
-        out.append(name)
-    return out
+    hidden: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for name in props:
+            if name in hidden:
+                continue
+            cond = hints.get(name, {}).get("show_if")
+            if cond and (cond["field"] in hidden or data.get(cond["field"]) != cond["equals"]):
+                hidden.add(name)
+                changed = True
+    return [n for n in props if n not in hidden]
 
 
 def ordered_sections(form: dict[str, Any]) -> list[dict[str, Any]]:
@@ -223,8 +285,10 @@ def validate_submission(form: dict[str, Any], data: dict[str, Any]) -> tuple[dic
         field = ".".join(str(p) for p in err.path)
         if err.validator == "required":
             missing = err.message.split("'")[1] if "'" in err.message else ""
-            title = props.get(missing, {}).get("title", missing)
-            errors.append({"field": missing, "message": f"请填写{title}"})
+            prop = props.get(missing, {})
+            title = prop.get("title", missing)
+            verb = "请勾选" if prop.get("type") == "boolean" else "请选择" if prop.get("enum") else "请填写"
+            errors.append({"field": missing, "message": f"{verb}{title}"})
             continue
         title = props.get(field, {}).get("title", field)
         errors.append({"field": field, "message": f"{title}：{_message(err)}"})
@@ -262,5 +326,151 @@ def prefill(form: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     for name, hints in form.get("ui", {}).get("fields", {}).items():
         element = hints.get("element")
         if element and values.get(element) not in (None, ""):
+            out[name] = values[element]
+    return out
+
+
+# --- rendering and HTML input (the Jinja renderer ``catalogue/apply_form_macro.html``) ---
+
+# Elements that come from the applicant's verified identity: shown read-only
+# when prefilled, and enforced on submission (实名信息自动带出，不可修改).
+LOCKED_ELEMENTS = frozenset(
+    {"person.name", "person.id_number", "person.birth_date", "person.gender", "enterprise.name", "enterprise.credit_code"}
+)
+_TRUE = {"1", "true", "on", "yes", "是"}
+_FALSE = {"0", "false", "off", "no", "否"}
+_INT_RE = re.compile(r"[+-]?\d{1,15}")
+_INPUT_TYPES = {"phone": ("tel", "numeric"), "email": ("email", "email"), "resident_id": ("text", "text"),
+                "credit_code": ("text", "text")}
+
+
+def widget_of(prop: dict[str, Any], hints: dict[str, Any]) -> str:
+    """The control a field is shown with: its hint, else one fitting its type."""
+    widget = hints.get("widget")
+    if widget in WIDGETS:
+        return str(widget)
+    if prop.get("type") == "boolean":
+        return "checkbox"
+    if prop.get("enum"):
+        return "select"
+    if prop.get("type") in ("integer", "number"):
+        return "number"
+    if prop.get("format") == "date":
+        return "date"
+    if int(prop.get("maxLength") or 0) > 200:
+        return "textarea"
+    return "text"
+
+
+def _display(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return str(value)
+
+
+def layout(
+    form: dict[str, Any],
+    values: dict[str, Any] | None = None,
+    errors: list[dict[str, str]] | None = None,
+    *,
+    locked: set[str] | frozenset[str] = frozenset(),
+) -> list[dict[str, Any]]:
+    """Sections with their fields ready to render: label, widget, options,
+    value, error, whether required, shown and read-only. ``locked`` names
+    fields shown read-only (prefilled from the verified identity)."""
+    values = values or {}
+    by_field: dict[str, list[str]] = {}
+    for e in errors or []:
+        by_field.setdefault(e.get("field", ""), []).append(e.get("message", ""))
+    props = form["schema"]["properties"]
+    required = set(form["schema"].get("required", []))
+    hints_all = form.get("ui", {}).get("fields", {})
+    visible = set(visible_fields(form, values))
+    out = []
+    for sec in ordered_sections(form):
+        fields = []
+        for name in sec.get("fields", []):
+            prop = props.get(name)
+            if prop is None:
+                continue
+            hints = hints_all.get(name, {})
+            widget = widget_of(prop, hints)
+            value = values.get(name)
+            input_type, inputmode = _INPUT_TYPES.get(str(prop.get("format", "")), ("text", ""))
+            cond = hints.get("show_if")
+            fields.append(
+                {
+                    "name": name,
+                    "label": prop.get("title", name),
+                    "type": prop.get("type", "string"),
+                    "widget": widget,
+                    "input_type": input_type,
+                    "inputmode": inputmode or ("numeric" if prop.get("type") == "integer" else ""),
+                    "required": name in required,
+                    "help": hints.get("help", "") or prop.get("description", ""),
+                    "placeholder": hints.get("placeholder", ""),
+                    "max_length": prop.get("maxLength"),
+                    "minimum": prop.get("minimum"),
+                    "maximum": prop.get("maximum"),
+                    "options": [{"value": _display(o), "label": _display(o)} for o in prop.get("enum", [])],
+                    "value": _display(value),
+                    "checked": value is True,
+                    "errors": by_field.get(name, []),
+                    "element": hints.get("element", ""),
+                    "show_if": cond,
+                    "visible": name in visible,
+                    "readonly": name in locked,
+                }
+            )
+        if fields:
+            out.append({"title": sec.get("title", ""), "fields": fields})
+    return out
+
+
+def unplaced_errors(form: dict[str, Any], errors: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Errors that belong to no field of the form (unknown fields …), shown above it."""
+    props = form["schema"]["properties"]
+    return [e for e in errors if e.get("field") not in props]
+
+
+def from_html(form: dict[str, Any], raw: dict[str, str]) -> dict[str, Any]:
+    """Values posted by an HTML form → typed data for ``validate_submission``.
+
+    Integers, numbers and yes/no are converted when they parse; a value that
+    does not parse is kept as text, so the validator names the problem.
+    Unknown keys are kept too (the validator reports them).
+    """
+    props = form["schema"]["properties"]
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        v = value.strip() if isinstance(value, str) else value
+        t = props.get(name, {}).get("type") if name in props else None
+        if isinstance(v, str) and v:
+            if t == "boolean":
+                low = v.lower()
+                v = True if low in _TRUE else False if low in _FALSE else v
+            elif t == "integer" and _INT_RE.fullmatch(v):
+                v = int(v)
+            elif t == "number":
+                try:
+                    num = float(v)
+                except ValueError:
+                    pass
+                else:
+                    if num == num and num not in (float("inf"), float("-inf")):
+                        v = int(num) if num.is_integer() and _INT_RE.fullmatch(v) else num
+        out[name] = v
+    return out
+
+
+def locked_fields(form: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """Fields whose data element comes from the verified identity, with the
+    identity's value (``values`` as for ``prefill``)."""
+    out: dict[str, Any] = {}
+    for name, hints in form.get("ui", {}).get("fields", {}).items():
+        element = hints.get("element")
+        if element in LOCKED_ELEMENTS and values.get(element) not in (None, "") and name in form["schema"]["properties"]:
             out[name] = values[element]
     return out

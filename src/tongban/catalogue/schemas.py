@@ -7,6 +7,7 @@ The document is the unit of versioning: a published version is never edited.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -201,3 +202,144 @@ class OnlineOverride(_Model):
 def dump(model: BaseModel) -> dict[str, Any]:
     """A stable JSON document (defaults included, so versions compare field by field)."""
     return model.model_dump(mode="json")
+
+
+# --- API input and output (catalogue/api.py) ---------------------------------------------
+
+
+class ItemCreate(_Model):
+    base_code: str = Field(min_length=1, max_length=40)  # 基本编码
+    region_code: str = Field("000000000000", pattern=r"^\d{12}$")  # owner: national or a province
+    fields: dict[str, Any]
+    note: str = Field("", max_length=500)
+
+
+class ItemUpdate(_Model):
+    fields: dict[str, Any]
+    note: str = Field("", max_length=500)
+
+
+class RetireRequest(_Model):
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class ImplementationCreate(_Model):
+    item_id: int = Field(ge=1, le=2**63 - 1)
+    department_id: int = Field(ge=1, le=2**63 - 1)
+    impl_code: str | None = Field(None, max_length=80)
+    local: dict[str, Any] | None = None
+    overrides: dict[str, Any] | None = None
+    form: dict[str, Any] | None = None
+    note: str = Field("", max_length=500)
+
+
+class ImplementationUpdate(_Model):
+    fields: dict[str, Any] | None = None
+    local: dict[str, Any] | None = None
+    form: dict[str, Any] | None = None
+    note: str = Field("", max_length=500)
+    rebase: bool = False  # take the base item's published same-at-every-level elements
+
+
+class FormCheck(_Model):
+    data: dict[str, Any]
+    enterprise_id: int | None = Field(None, ge=1, le=2**63 - 1)
+
+
+def has_nul(value: Any) -> bool:
+    """Whether a JSON-like value holds a NUL character anywhere (PostgreSQL
+    text refuses it: rejected at the edge as bad input, never a 500)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(has_nul(v) for v in value)
+    return False
+
+
+class _Read(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ItemRead(_Read):
+    id: int
+    base_code: str
+    code_scheme: str
+    name: str
+    item_type: str
+    item_type_label: str = ""
+    region_code: str
+    status: str
+    current_version: int
+    published_version: int | None
+    has_draft: bool = False
+    updated_at: dt.datetime
+
+
+class VersionRead(_Read):
+    version: int
+    status: str
+    note: str
+    content_hash: str
+    created_by: int | None
+    created_at: dt.datetime
+    published_by: int | None
+    published_at: dt.datetime | None
+
+
+class ItemVersionRead(VersionRead):
+    fields: dict[str, Any]
+
+
+class ItemDetail(ItemRead):
+    version: ItemVersionRead  # latest for staff in scope, the published one for everyone else
+    versions: list[VersionRead]
+
+
+class ImplementationRead(_Read):
+    id: int
+    item_id: int
+    department_id: int
+    region_code: str
+    impl_code: str
+    code_scheme: str
+    level: str
+    name: str
+    item_type: str
+    status: str
+    current_version: int
+    published_version: int | None
+    published_version_id: int | None
+    has_draft: bool = False
+    for_persons: bool
+    for_enterprises: bool
+    online_status: str
+    online_reason: str
+    online_override: bool
+    updated_at: dt.datetime
+
+
+class ImplementationVersionRead(VersionRead):
+    id: int
+    base_version_id: int | None
+    fields: dict[str, Any]
+    local: dict[str, Any]
+    form: dict[str, Any] | None
+
+
+class ImplementationDetail(ImplementationRead):
+    version: ImplementationVersionRead
+    versions: list[VersionRead]
+
+
+class ChangeRead(_Read):
+    id: int
+    version: int
+    action: str
+    action_label: str = ""
+    changed: list[str]
+    summary: str
+    actor_id: int | None
+    actor_name: str = ""
+    at: dt.datetime

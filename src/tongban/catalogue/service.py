@@ -80,9 +80,10 @@ def _require(ok: bool) -> None:
         raise PermissionDenied("您没有管理该事项的权限", code="catalogue_forbidden")
 
 
-def validate_base_code(code: str) -> str:
+def validate_base_code(code: str, scheme: str | None = None) -> str:
+    """Check a 基本编码 under ``scheme`` (default: the configured one)."""
     v = (code or "").strip().upper()
-    if get_settings().catalogue_base_code_scheme == "gbt39046":
+    if (scheme or get_settings().catalogue_base_code_scheme) == "gbt39046":
         try:
             return codes.parse_base_code(v).value
         except codes.CodeError as e:
@@ -172,11 +173,15 @@ async def create_item(
     region_code: str = NATIONAL,
     note: str = "",
     log: bool = True,
+    code_scheme: str | None = None,
 ) -> CatalogueItem:
+    """``code_scheme``: how the 基本编码 is checked (default: the configured one;
+    an import of provincial codes passes ``free``)."""
     _require(can_manage_base(actor, region_code))
-    code = validate_base_code(base_code)
+    scheme = code_scheme or get_settings().catalogue_base_code_scheme
+    code = validate_base_code(base_code, scheme)
     f = parse_fields(fields)
-    if get_settings().catalogue_base_code_scheme == "gbt39046":
+    if scheme == "gbt39046":
         parsed = codes.parse_base_code(code)
         if parsed.item_type != f.item_type:
             raise ValidationFailed(
@@ -188,7 +193,7 @@ async def create_item(
     doc = dump(f)
     item = CatalogueItem(
         base_code=code,
-        code_scheme=get_settings().catalogue_base_code_scheme,
+        code_scheme=scheme,
         name=f.name,
         item_type=f.item_type,
         region_code=region_code,
