@@ -1,0 +1,177 @@
+"""``search``: GET /api/v1/search over 100,000 implementation entries.
+
+The entries are generated from the 1,135 real item names of 广安区 spread over
+every county of the region tree (``_search_docs``; nothing is inserted: the
+server indexes them through a bench-only provider it imports via
+``TONGBAN_SEARCH_PROVIDER_MODULES``, until the catalogue registers its own).
+Each client sends a mix of what people type — names and their words,
+traditional characters, pinyin and initials, colloquial phrases, a homophone
+typo — each with the region of a random county (region ranking on).
+
+The first client's setup asks ``GET /api/v1/search/status``, which builds the
+index (untimed) and reports the build time and the server's memory before and
+after it.
+
+Ceiling: the same queries answered in this process by the same index code
+(``Snapshot.search``), no HTTP: what one core gives when nothing else runs.
+Also reported: the uncached ("cold") cost of a query, the snapshot's query
+cache cleared before each one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import sys
+import time
+from urllib.parse import urlencode
+
+from bench.client import HTTPConnection, Request
+from bench.workloads import Ceiling, Context, Workload
+
+PROVIDER_MODULE = "bench.workloads._search_docs"
+PER_CLIENT = 200
+
+
+class Search(Workload):
+    description = "GET /api/v1/search over 100,000 generated implementation entries"
+
+    def prepare(self, ctx: Context) -> None:
+        from bench.workloads import _search_docs
+
+        if not _search_docs.ITEMS_CSV.exists():
+            raise SystemExit(f"shared data absent: {_search_docs.ITEMS_CSV}")
+        ctx.env["TONGBAN_SEARCH_PROVIDER_MODULES"] = PROVIDER_MODULE
+        ctx.env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [ctx_repo(), ctx.env.get("PYTHONPATH", "")])
+        )
+        ctx.state["queries"] = _search_docs.queries()
+        ctx.state["counties"] = counties_of(ctx)
+
+    async def setup_client(self, ctx: Context, index: int, conn: HTTPConnection) -> None:
+        if index == 0:
+            t = time.perf_counter()
+            resp = await conn.request(Request("GET", "/api/v1/search/status"))
+            if resp.status != 200:
+                raise SystemExit(f"search status: {resp.status} {resp.body[:300]!r}")
+            status = resp.json()
+            assert isinstance(status, dict)
+            status["first_request_seconds"] = round(time.perf_counter() - t, 2)
+            ctx.state["status"] = status
+            print(
+                f"[bench] index: {status.get('documents')} documents, {status.get('groups')} distinct texts, "
+                f"built in {status.get('build_seconds')} s, server memory {status.get('rss_before_build_mb')} → "
+                f"{status.get('rss_after_build_mb')} MB",
+                file=sys.stderr,
+            )
+        probe = Request("GET", "/api/v1/search?" + urlencode({"q": "户口迁移"}))
+        resp = await conn.request(probe)
+        err = probe.check(resp)
+        if err:
+            raise SystemExit(f"client {index}: {err}")
+
+    def make_requests(self, ctx: Context, index: int) -> list[Request]:
+        rnd = random.Random(index)
+        qs = ctx.state["queries"]
+        counties = ctx.state["counties"]
+        start = rnd.randrange(len(qs))
+        out = []
+        for n in range(PER_CLIENT):
+            q = qs[(start + n) % len(qs)]
+            params = {"q": q, "region": rnd.choice(counties)}
+            out.append(Request("GET", "/api/v1/search?" + urlencode(params)))
+        return out
+
+    async def ceiling(self, ctx: Context, clients: int, seconds: float) -> Ceiling:
+        from bench.workloads import _search_docs
+        from tongban.core.db import create_engine, make_sessionmaker
+        from tongban.core.settings import Settings
+        from tongban.search.engine import SearchEngine, register_provider
+
+        register_provider("item", _search_docs.bench_items)
+        settings = Settings(
+            data_dir=ctx.data_dir, database_url=ctx.database_url, embedded_worker=False
+        )
+        db = create_engine(settings)
+        try:
+            engine = SearchEngine(make_sessionmaker(db))
+            t = time.perf_counter()
+            snap = await engine.build()
+            build = time.perf_counter() - t
+        finally:
+            await db.dispose()
+        qs = ctx.state["queries"]
+        counties = ctx.state["counties"]
+        rnd = random.Random(1)
+        cold: list[float] = []
+        for q in qs:
+            snap._cache.clear()
+            t0 = time.perf_counter()
+            snap.search(q, region=rnd.choice(counties))
+            cold.append((time.perf_counter() - t0) * 1000)
+        lat: list[float] = []
+        end = time.perf_counter() + seconds
+        i = 0
+        while time.perf_counter() < end:
+            t0 = time.perf_counter()
+            snap.search(qs[i % len(qs)], region=counties[i % len(counties)])
+            lat.append((time.perf_counter() - t0) * 1000)
+            i += 1
+            if i % 1000 == 0:
+                await asyncio.sleep(0)
+        lat.sort()
+        cold.sort()
+        status = ctx.state.get("status", {})
+        notes = [
+            f"server index: {status.get('documents')} documents ({status.get('groups')} distinct texts), "
+            f"built in {status.get('build_seconds')} s; server memory {status.get('rss_before_build_mb')} MB before "
+            f"the build, {status.get('rss_after_build_mb')} MB after",
+            f"in-process build here: {build:.1f} s; cold query (cache cleared): p50 {cold[len(cold) // 2]:.2f} ms, "
+            f"p99 {cold[int(len(cold) * 0.99)]:.2f} ms over {len(cold)} queries",
+        ]
+        return Ceiling(
+            ops_per_s=len(lat) / seconds,
+            ops=len(lat),
+            p50_ms=lat[len(lat) // 2],
+            p99_ms=lat[int(len(lat) * 0.99)],
+            what="Snapshot.search(q, region) in process, no HTTP (the same queries)",
+            notes=notes,
+        )
+
+
+def ctx_repo() -> str:
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parents[2])
+
+
+def counties_of(ctx: Context) -> list[str]:
+    """Codes of the counties in the run's database (the bundled tree)."""
+    if ctx.db == "sqlite":
+        import sqlite3
+
+        con = sqlite3.connect(ctx.sqlite_path)
+        try:
+            return [
+                r[0] for r in con.execute("SELECT code FROM region WHERE level = 3 ORDER BY code")
+            ]
+        finally:
+            con.close()
+
+    async def pg() -> list[str]:
+        import asyncpg
+
+        conn = await asyncpg.connect(ctx.asyncpg_dsn)
+        try:
+            return [
+                r[0]
+                for r in await conn.fetch("SELECT code FROM region WHERE level = 3 ORDER BY code")
+            ]
+        finally:
+            await conn.close()
+
+    return asyncio.run(pg())
+
+
+WORKLOAD = Search()
