@@ -87,3 +87,37 @@ async def test_submit_is_idempotent_and_queues_work(world, client):
 
     client.cookies.clear()
     assert client.get("/api/v1/cases").status_code == 401
+
+
+async def test_worklist_filters_are_validated_and_documented(world, client):
+    builders.login(client, "clerk1")
+    r = client.get("/api/v1/cases?limit=0")
+    assert r.status_code == 422 and r.json()["code"] == "validation_failed"
+    assert r.json()["details"][0]["field"] == "limit"
+    r = client.get("/api/v1/cases?before=abc")
+    assert r.status_code == 422 and r.json()["details"][0]["field"] == "before"
+    assert client.get("/api/v1/cases?queue=bogus").json()["code"] == "queue_invalid"
+    assert client.get("/api/v1/cases?applicant=%25_").json()["items"] == []  # a literal prefix, not a pattern
+    params = client.get("/api/v1/openapi.json").json()["paths"]["/api/v1/cases"]["get"]["parameters"]
+    assert {"queue", "state", "before", "limit", "submitted_from"} <= {p["name"] for p in params}
+    counts = client.get("/api/v1/cases/queues").json()
+    assert set(counts) == {"to_accept", "to_review", "to_decide", "to_deliver", "corrections", "paused", "yellow", "red"}
+
+
+async def test_submit_body_errors_are_reported_per_field(world, client):
+    impl_id, name, number = world
+    builders.login(client, "applicant1")
+    h = {"Idempotency-Key": "k-body-0001", "content-type": "application/json"}
+    r = client.post("/api/v1/cases", content=b"{not json", headers=h)
+    assert r.status_code == 422 and r.json()["code"] == "validation_failed"
+    r = client.post("/api/v1/cases", json={"form_data": _form(name, number)}, headers=h)
+    assert r.status_code == 422 and r.json()["details"][0]["field"] == "implementation_id"
+    r = client.post("/api/v1/cases", json={"implementation_id": impl_id, "surprise": 1}, headers=h)
+    assert r.status_code == 422 and r.json()["details"][0]["field"] == "surprise"
+    r = client.post("/api/v1/cases", content=b"", headers=h)
+    assert r.status_code == 422 and r.json()["code"] == "validation_failed"
+    doc = client.get("/api/v1/openapi.json").json()["paths"]["/api/v1/cases"]["post"]
+    assert "implementation_id" in doc["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    assert any(p["name"] == "Idempotency-Key" for p in doc["parameters"])
+    client.cookies.clear()
+    assert client.post("/api/v1/cases", json={"implementation_id": impl_id}, headers=h).status_code == 401

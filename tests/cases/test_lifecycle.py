@@ -11,7 +11,14 @@ from sqlalchemy import select
 from tests import builders
 from tests.catalogue.helpers import admin, published_impl, published_item
 from tongban.cases import lifecycle, service
-from tongban.cases.models import CasePause, CaseTrail, CorrectionNotice, Notification
+from tongban.cases.models import (
+    Case,
+    CaseMaterial,
+    CasePause,
+    CaseTrail,
+    CorrectionNotice,
+    Notification,
+)
 from tongban.core.clock import freeze
 from tongban.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from tongban.identity.service import actor_for_account
@@ -164,3 +171,49 @@ async def test_withdraw_and_void_end_an_open_pause(session):
     assert case.state == "withdrawn" and case.outcome == "5"
     open_pauses = (await session.execute(select(CasePause).where(CasePause.case_id == case.id, CasePause.ended_at.is_(None)))).all()
     assert open_pauses == []
+
+
+async def test_submission_writes_every_row_and_keeps_the_audit_chain(session):
+    """What one submission writes (tuned per database in service._file): the
+    number, the case, its materials, the trail, the inbox, two events in order,
+    an audit entry on the region's chain — and nothing more for a retry."""
+    from tongban.core import audit
+    from tongban.core.audit import AuditEntry
+    from tongban.core.outbox import OutboxEvent
+
+    impl, person, applicant, clerk, *_ = await _world(session)
+    cases = []
+    for i in range(3):
+        case, created = await service.submit(session, applicant, implementation_id=impl.id, form_data=form_for(person),
+                                             idempotency_key=f"rows-{i:06d}", materials=[{"name": "申请书", "replaced_by": "commitment"}])
+        assert created
+        cases.append(case)
+    again, created = await service.submit(session, applicant, implementation_id=impl.id, form_data=form_for(person), idempotency_key="rows-000001")
+    assert not created and again.id == cases[1].id
+    await session.commit()
+    numbers = [c.number for c in cases]
+    assert [int(n[-6:]) for n in numbers] == [int(numbers[0][-6:]) + i for i in range(3)]
+    for case in cases:
+        stored = (await session.execute(select(Case).where(Case.id == case.id).execution_options(populate_existing=True))).scalar_one()
+        assert (stored.number, stored.state, stored.form_data, stored.steps, stored.accept_due_at) == (
+            case.number, "submitted", form_for(person), case.steps, case.accept_due_at)
+        trail = (await session.execute(select(CaseTrail).where(CaseTrail.case_id == case.id))).scalars().all()
+        assert [(t.action, t.from_state, t.to_state, t.actor_ref, t.comment) for t in trail] == [
+            ("submit", "", "submitted", applicant.ref, "电脑端")]
+        inbox = (await session.execute(select(Notification).where(Notification.case_id == case.id))).scalars().all()
+        assert [(n.account_id, n.title, n.body) for n in inbox] == [
+            (applicant.account_id, f"您的申请已提交：{case.item_name}", f"办件编号 {case.number}，请留意受理结果。")]
+        materials = (await session.execute(select(CaseMaterial.name, CaseMaterial.replaced_by).where(CaseMaterial.case_id == case.id))).all()
+        assert [tuple(m) for m in materials] == [("申请书", "commitment")]
+    events = (await session.execute(select(OutboxEvent.name, OutboxEvent.payload).order_by(OutboxEvent.id))).all()
+    case_events = [(n, p) for n, p in events if n.startswith("case.")]
+    assert case_events == [e for c in cases for e in (
+        ("case.submit", {"case_id": c.id, "number": c.number, "state": "submitted"}),
+        ("case.notified", {"case_id": c.id, "title": f"您的申请已提交：{c.item_name}"}))]
+    await service.transition(session, clerk, cases[0].id, "accept")
+    await session.commit()
+    entries = (await session.execute(select(AuditEntry.action, AuditEntry.target_id).where(AuditEntry.target_type == "case")
+                                     .order_by(AuditEntry.id))).all()
+    assert [tuple(e) for e in entries] == [("case.submit", str(c.id)) for c in cases] + [("case.accept", str(cases[0].id))]
+    report = await audit.verify(session)
+    assert report.ok, report.problems

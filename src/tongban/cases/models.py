@@ -20,11 +20,19 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tongban.core.clock import now
 from tongban.core.db import Base, BigIntPK, RegionScoped
+
+# The states that have a workbench queue (cases.api.QUEUES), as the literal
+# SQL condition of the partial index the queue counts read (SQLite uses a
+# partial index only for a query that repeats its condition term for term).
+QUEUE_STATES = ("concluded", "correction", "reviewing", "submitted", "suspended")
+QUEUE_STATES_SQL = text("state IN (" + ", ".join(f"'{s}'" for s in QUEUE_STATES) + ")")
+ALERTS_SQL = text("alert IN ('yellow', 'red')")
 
 
 class Case(RegionScoped, Base):
@@ -35,6 +43,21 @@ class Case(RegionScoped, Base):
         Index("ix_case_department_state_id", "department_id", "state", "id"),
         Index("ix_case_applicant_person", "applicant_person_id", "id"),
         Index("ix_case_due", "state", "due_at"),
+        # Worklists (cases.api): a queue is a state (or an alert colour), the
+        # scope a region range, the order newest first. These keep the order
+        # in the index and carry the scope (and 待审查/待决定) so non-matching
+        # entries are skipped, and counted, without reading rows; measured
+        # with 1,000,000 cases (docs/benchmarks.md, ``worklist``).
+        Index("ix_case_state_id", "state", "id", "region_code", "at_last_step"),
+        # Queue counts (a seek on state or colour, then the region range): only
+        # the rows of a queue (partial), so a list query (state = ?) never
+        # picks them over the id-ordered indexes above.
+        Index("ix_case_queue_counts", "state", "region_code", "at_last_step",
+              sqlite_where=QUEUE_STATES_SQL, postgresql_where=QUEUE_STATES_SQL),
+        Index("ix_case_alert_counts", "alert", "region_code", sqlite_where=ALERTS_SQL, postgresql_where=ALERTS_SQL),
+        Index("ix_case_alert_id", "alert", "id", "region_code"),
+        Index("ix_case_implementation_state_id", "implementation_id", "state", "id"),
+        Index("ix_case_state_submitted", "state", "submitted_at", "region_code"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

@@ -11,9 +11,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    Text,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
+from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from tongban.cases import lifecycle
 from tongban.cases.models import (
@@ -32,7 +45,7 @@ from tongban.core.clock import local, now
 from tongban.core.db import lock_for_update
 from tongban.core.deadlines import Pause, due_at
 from tongban.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from tongban.core.outbox import record_event
+from tongban.core.outbox import OutboxEvent, record_deliveries_sync, record_events_sync
 from tongban.core.settings import get_settings
 from tongban.core.workdays import load_calendar
 from tongban.identity.access import Actor, can_act_for_enterprise
@@ -58,8 +71,15 @@ def applicant_sees(actor: Actor, case: Case) -> bool:
     return actor.kind == "person" and (case.applicant_person_id == actor.person_id or case.submitted_by == actor.account_id)
 
 
+def scope_key(actor: Actor) -> tuple[Any, ...]:
+    """Everything ``scope_cases`` reads of the actor (it must stay complete): a
+    statement scoped for one actor is valid for any actor with the same key."""
+    return (actor.kind, actor.account_id, actor.person_id, actor.region_code, actor.department_id, actor.roles)
+
+
 def scope_cases(actor: Actor, stmt: Any) -> Any:
-    """WHERE clauses for lists: the same rule as ``staff_sees``/``applicant_sees``."""
+    """WHERE clauses for lists: the same rule as ``staff_sees``/``applicant_sees``.
+    Reads only what ``scope_key`` lists."""
     from sqlalchemy import false, or_
 
     if actor.kind == "person":
@@ -81,49 +101,223 @@ async def get_case(session: AsyncSession, actor: Actor, case_id: int, *, lock: b
 
 
 # --- numbers, notifications, trail ------------------------------------------------------
+#
+# The writes of a submission or a transition are prebuilt Core statements run
+# in one ``run_sync`` on the session's connection (one greenlet switch, no
+# unit-of-work bookkeeping): the same rows as ORM objects would give, at a
+# fraction of the CPU. The hot rows (the case-number counter of a region and
+# day, the audit chain head of a region) are taken as late as possible, since
+# their row locks last until the commit.
+
+_CASE = Case.__table__
+
+
+def _upsert(dialect: str) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
+_prebuilt: dict[tuple[str, str], Any] = {}
+
+
+def _stmt(dialect: str, name: str) -> Any:
+    """A prebuilt statement for this dialect (built once, then cached by SQLAlchemy's compiled cache)."""
+    got = _prebuilt.get((dialect, name))
+    if got is None:
+        got = _prebuilt[(dialect, name)] = _BUILDERS[name](dialect)
+    return got
+
+
+def _counter_stmt(dialect: str) -> Any:
+    t = CaseCounter.__table__
+    return (
+        _upsert(dialect)(t)
+        .values(region6=bindparam("b_region6"), day=bindparam("b_day"), value=1)
+        .on_conflict_do_update(index_elements=[t.c.region6, t.c.day], set_={"value": t.c.value + 1})
+        .returning(t.c.value)
+    )
+
+
+def _notify_stmt(dialect: str) -> Any:
+    """The inbox message for every person account of the applicant, and for the
+    submitter's account when it is a person's (not a window clerk's)."""
+    t = Notification.__table__
+    accounts = (
+        select(
+            Account.id,
+            bindparam("b_case_id", type_=t.c.case_id.type),
+            bindparam("b_title", type_=t.c.title.type),
+            bindparam("b_body", type_=t.c.body.type),
+            bindparam("b_at", type_=t.c.created_at.type),
+        )
+        .where(Account.kind == "person", or_(Account.id == bindparam("b_submitted_by"), Account.person_id == bindparam("b_person_id")))
+        .order_by(Account.id)
+    )
+    return insert(t).from_select(["account_id", "case_id", "title", "body", "created_at"], accounts)
+
+
+def _trail_stmt(dialect: str) -> Any:
+    return insert(CaseTrail.__table__)
+
+
+def _submit_probe_stmt(dialect: str) -> Any:
+    """What ``submit`` checks, in one read: the implementation, its published
+    version, the applicant's name and a case already filed with the key."""
+    return (
+        select(
+            Implementation.id,
+            Implementation.status,
+            Implementation.published_version_id,
+            Implementation.region_code,
+            Implementation.department_id,
+            Implementation.name,
+            ImplementationVersion.id,
+            ImplementationVersion.content_hash,
+            select(Person.name).where(Person.id == bindparam("person_id")).scalar_subquery(),
+            select(Case.id)
+            .where(Case.submitted_by == bindparam("account_id"), Case.idempotency_key == bindparam("key"))
+            .scalar_subquery(),
+        )
+        .outerjoin(ImplementationVersion, ImplementationVersion.id == Implementation.published_version_id)
+        .where(Implementation.id == bindparam("implementation_id"))
+    )
+
+
+def _version_stmt(dialect: str) -> Any:
+    return select(ImplementationVersion.fields, ImplementationVersion.form).where(ImplementationVersion.id == bindparam("id"))
+
+
+def _pg_file_stmt(dialect: str) -> Any:
+    """PostgreSQL, one statement: the number from the counter, the case (unless
+    the submitter used the key meanwhile) and the region's audit head claimed
+    — both hot rows are taken here, two round trips before the commit.
+    Returns (case id, number, audit seq, previous hash), or no row."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    counter_t = CaseCounter.__table__
+    counter = (
+        pg_insert(counter_t)
+        .values(region6=bindparam("b_region6"), day=bindparam("b_day"), value=1)
+        .on_conflict_do_update(index_elements=[counter_t.c.region6, counter_t.c.day], set_={"value": counter_t.c.value + 1})
+        .returning(counter_t.c.value)
+        .cte("counter")
+    )
+    # f"{region6}-{day}-{value:06d}", as _next_number writes it
+    value = cast(counter.c.value, Text)
+    number = bindparam("b_prefix", type_=Text) + sql_case((counter.c.value < 1000000, func.lpad(value, 6, "0")), else_=value)
+    cols = [c.name for c in _CASE.columns if c.name not in ("id", "number")]
+    filed = (
+        pg_insert(_CASE)
+        .from_select([*cols, "number"], select(*(bindparam(f"b_{c}", type_=_CASE.c[c].type) for c in cols), number).select_from(counter))
+        .on_conflict_do_nothing(index_elements=[_CASE.c.submitted_by, _CASE.c.idempotency_key])
+        .returning(_CASE.c.id, _CASE.c.number)
+        .cte("filed")
+    )
+    head_t = audit.AuditChainHead.__table__
+    head = (
+        pg_insert(head_t)
+        .from_select(["region_code", "seq", "hash"], select(bindparam("b_region_code", type_=head_t.c.region_code.type), literal(1), literal(audit.GENESIS)).select_from(filed))
+        .on_conflict_do_update(index_elements=[head_t.c.region_code], set_={"seq": head_t.c.seq + 1})
+        .returning(head_t.c.seq, head_t.c.hash)
+        .cte("head")
+    )
+    return select(filed.c.id, filed.c.number, head.c.seq, head.c.hash).select_from(filed.join(head, true()))
+
+
+def _pg_record_stmt(dialect: str) -> Any:
+    """PostgreSQL, one statement after ``_pg_file_stmt``: the trail, the
+    notification, the two events, the audit entry and the head's hash.
+    Returns the events' (id, name)."""
+    trail_t, events_t = CaseTrail.__table__, OutboxEvent.__table__
+    entry_t, head_t = audit.AuditEntry.__table__, audit.AuditChainHead.__table__
+    trail = insert(trail_t).values({
+        c: bindparam(f"t_{c}", type_=trail_t.c[c].type) for c in (
+            "case_id", "action", "from_state", "to_state", "step_name", "actor_ref", "actor_name", "comment", "data", "at", "region_code")
+    }).cte("trail")
+    notified = _notify_stmt(dialect).cte("notified")
+    event_cols = ("name", "payload", "created_at", "region_code")
+    rows = union_all(*(select(*(bindparam(f"e{i}_{c}", type_=events_t.c[c].type) for c in event_cols)) for i in (1, 2)))
+    events = (  # in this order (a multi-row VALUES would not be cached by SQLAlchemy)
+        insert(events_t).from_select(list(event_cols), rows).returning(events_t.c.id, events_t.c.name).cte("events")
+    )
+    cols = ("region_code", "seq", "prev_hash", "hash", "actor", "action", "target_type", "target_id", "at", "details")
+    entry = insert(entry_t).values({c: bindparam(f"a_{c}", type_=entry_t.c[c].type) for c in cols}).cte("entry")
+    head = update(head_t).where(head_t.c.region_code == bindparam("a_region_code")).values(hash=bindparam("a_hash")).cte("head_hash")
+    return select(events.c.id, events.c.name).add_cte(trail, notified, entry, head).order_by(events.c.id)
+
+
+_BUILDERS = {
+    "pg_file": _pg_file_stmt,
+    "pg_record": _pg_record_stmt,
+    "counter": _counter_stmt,
+    "notify": _notify_stmt,
+    "trail": _trail_stmt,
+    "submit_probe": _submit_probe_stmt,
+    "version": _version_stmt,
+}
+
+
+def _next_number(conn: Any, region_code: str, at: dt.datetime) -> str:
+    region6, day = region_code[:6], local(at).strftime("%Y%m%d")
+    value = conn.execute(_stmt(conn.dialect.name, "counter"), {"b_region6": region6, "b_day": day}).scalar_one()
+    return f"{region6}-{day}-{value:06d}"
 
 
 async def next_number(session: AsyncSession, region_code: str, at: dt.datetime) -> str:
     """办件编号 ``<region 6>-<yyyymmdd>-<6-digit sequence>`` (local date), e.g. 370102-20261121-000042."""
-    region6, day = region_code[:6], local(at).strftime("%Y%m%d")
-    dialect = session.bind.dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(CaseCounter).values(region6=region6, day=day, value=1)
-    stmt = stmt.on_conflict_do_update(index_elements=["region6", "day"], set_={"value": CaseCounter.value + 1})
-    value = (await session.execute(stmt.returning(CaseCounter.value))).scalar_one()
-    return f"{region6}-{day}-{value:06d}"
+    return await session.run_sync(lambda s: _next_number(s.connection(), region_code, at))
+
+
+def _notify_sync(s: Session, case: Case, title: str, body: str, *, event: tuple[str, dict[str, Any]] | None = None) -> None:
+    conn = s.connection()
+    conn.execute(_stmt(conn.dialect.name, "notify"), {
+        "b_case_id": case.id, "b_title": title, "b_body": body, "b_at": now(),
+        "b_submitted_by": case.submitted_by, "b_person_id": case.applicant_person_id,
+    })
+    events = [event] if event else []
+    events.append(("case.notified", {"case_id": case.id, "title": title}))
+    record_events_sync(s, events, region_code=case.region_code)
 
 
 async def notify(session: AsyncSession, case: Case, title: str, body: str = "") -> None:
     """In-app inbox for the applicant's account; SMS/email go out from the event."""
-    account_ids = {case.submitted_by}
-    owner = (
-        await session.execute(select(Account.id).where(Account.person_id == case.applicant_person_id, Account.kind == "person"))
-    ).scalars().all()
-    account_ids.update(owner)
-    for acc in sorted(account_ids):
-        kind = (await session.execute(select(Account.kind).where(Account.id == acc))).scalar_one()
-        if kind != "person":
-            continue
-        session.add(Notification(account_id=acc, case_id=case.id, title=title, body=body))
-    await record_event(session, "case.notified", {"case_id": case.id, "title": title}, region_code=case.region_code)
+    await session.run_sync(_notify_sync, case, title, body)
 
 
-async def _trail(session: AsyncSession, case: Case, actor: Actor, action: str, from_state: str, *, step: str = "", comment: str = "", data: dict[str, Any] | None = None) -> None:
-    session.add(
-        CaseTrail(
-            case_id=case.id, action=action, from_state=from_state, to_state=case.state, step_name=step, actor_ref=actor.ref,
-            actor_name=actor.display_name, comment=comment, data=data or {}, region_code=case.region_code,
-        )
-    )
-    await audit.record(
-        session, actor=actor.ref, action=f"case.{action}", target_type="case", target_id=case.id, region_code=case.region_code,
+def _trail_sync(
+    s: Session, case: Case, actor: Actor, action: str, from_state: str, *, step: str = "", comment: str = "",
+    data: dict[str, Any] | None = None, title: str, body: str,
+) -> None:
+    """The trail row, the applicant's notification, the events ``case.<action>``
+    and ``case.notified`` (in that order), then the audit entry — last, as it
+    locks the region's chain head until the commit."""
+    s.flush()  # the case's own changes first
+    conn = s.connection()
+    conn.execute(_stmt(conn.dialect.name, "trail"), {
+        "case_id": case.id, "action": action, "from_state": from_state, "to_state": case.state, "step_name": step,
+        "actor_ref": actor.ref, "actor_name": actor.display_name, "comment": comment, "data": data or {},
+        "at": now(), "region_code": case.region_code,
+    })
+    _notify_sync(s, case, title, body, event=(f"case.{action}", {"case_id": case.id, "number": case.number, "state": case.state}))
+    audit.record_sync(
+        s, actor=actor.ref, action=f"case.{action}", target_type="case", target_id=case.id, region_code=case.region_code,
         details={"from": from_state, "to": case.state, "step": step},
     )
-    await record_event(session, f"case.{action}", {"case_id": case.id, "number": case.number, "state": case.state}, region_code=case.region_code)
+
+
+async def _trail(
+    session: AsyncSession, case: Case, actor: Actor, action: str, from_state: str, *, step: str = "", comment: str = "",
+    data: dict[str, Any] | None = None, title: str, body: str = "",
+) -> None:
+    """Trail, notification, events and audit of one step: one transaction, one greenlet."""
+    await session.run_sync(
+        _trail_sync, case, actor, action, from_state, step=step, comment=comment, data=data, title=title, body=body,
+    )
 
 
 # --- submit --------------------------------------------------------------------------
@@ -140,6 +334,25 @@ def review_steps(fields: dict[str, Any]) -> list[dict[str, Any]]:
     return steps or [dict(s) for s in lifecycle.DEFAULT_STEPS]
 
 
+# A published version's document never changes (the database refuses it), so
+# its fields and form are kept decoded, keyed by the content hash (the same
+# hash is the same document, whichever database it came from). Read-only:
+# callers must not modify them.
+_VERSION_CACHE: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {}
+_VERSION_CACHE_MAX = 512
+
+
+async def _version_doc(session: AsyncSession, version_id: int, content_hash: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    got = _VERSION_CACHE.get(content_hash)
+    if got is None:
+        conn = await session.connection()
+        fields, form = (await conn.execute(_stmt(conn.dialect.name, "version"), {"id": version_id})).one()
+        if len(_VERSION_CACHE) >= _VERSION_CACHE_MAX:
+            _VERSION_CACHE.clear()
+        got = _VERSION_CACHE[content_hash] = (fields, form)
+    return got
+
+
 async def submit(
     session: AsyncSession,
     actor: Actor,
@@ -151,17 +364,36 @@ async def submit(
     enterprise_id: int | None = None,
     applicant_person_id: int | None = None,
     materials: list[dict[str, Any]] | None = None,
+    trail_data: dict[str, Any] | None = None,
 ) -> tuple[Case, bool]:
-    """File an application. Returns ``(case, created)``; the same key again returns the same case."""
+    """File an application. Returns ``(case, created)``; the same key again returns the same case.
+
+    ``trail_data``: kept in the submission's trail row (服务轨迹), e.g. the
+    authorised use of wallet licences that replace materials (licences.reuse).
+
+    Two reads (the probe below and the session's own) and, for a new case, one
+    batch of writes: the counter, the case, its materials, the trail, the
+    notification, the two events and the audit entry.
+    """
     key = (idempotency_key or "").strip()
     if not 8 <= len(key) <= 80:
         raise ValidationFailed("幂等键（Idempotency-Key）应为 8–80 个字符", code="idempotency_key_invalid")
     if actor.account_id is None:
         raise PermissionDenied("请先登录", code="not_authenticated")
-    existing = (
-        await session.execute(select(Case).where(Case.submitted_by == actor.account_id, Case.idempotency_key == key))
+    # The applicant: the signed-in person, or the person a window clerk files for.
+    candidate = actor.person_id if actor.kind == "person" else applicant_person_id
+    conn = await session.connection()
+    probe = (
+        await conn.execute(_stmt(conn.dialect.name, "submit_probe"), {
+            "implementation_id": implementation_id, "person_id": candidate, "account_id": actor.account_id, "key": key,
+        })
+    ).one_or_none()
+    existing_id = probe[9] if probe is not None else (
+        await session.execute(select(Case.id).where(Case.submitted_by == actor.account_id, Case.idempotency_key == key))
     ).scalar_one_or_none()
-    if existing:
+    if existing_id is not None:
+        existing = await session.get(Case, existing_id)
+        assert existing is not None
         if existing.implementation_id != implementation_id:
             raise Conflict("该幂等键已用于另一项申请", code="idempotency_key_reused")
         return existing, False
@@ -177,69 +409,245 @@ async def submit(
         person_id = applicant_person_id
     else:
         raise PermissionDenied("只有申请人或窗口工作人员可以提交申请", code="submit_forbidden")
-    person = await session.get(Person, person_id) if person_id else None
-    if person is None:
+    person_name = probe[8] if probe is not None and person_id else (
+        (await session.execute(select(Person.name).where(Person.id == person_id))).scalar_one_or_none() if person_id else None
+    )
+    if person_name is None:
         raise NotFound("申请人不存在", code="person_not_found")
-    impl = await session.get(Implementation, implementation_id)
-    if impl is None or impl.status != "published" or impl.published_version_id is None:
+    if probe is None or probe.status != "published" or probe.published_version_id is None:
         raise NotFound("该事项未发布或已停用", code="implementation_not_found")
-    if actor.kind == "staff" and not scope.is_within(impl.region_code, actor.region_code):
+    _impl_id, _status, _pv, impl_region, department_id, impl_name, version_id, content_hash = probe[:8]
+    if actor.kind == "staff" and not scope.is_within(impl_region, actor.region_code):
         raise NotFound("该事项未发布或已停用", code="implementation_not_found")
-    version = await session.get(ImplementationVersion, impl.published_version_id)
-    assert version is not None
-    applicant_name = person.name
+    assert version_id is not None
+    fields, version_form = await _version_doc(session, version_id, content_hash)
+    applicant_name = person_name
     if enterprise_id is not None:
         ent = await session.get(Enterprise, enterprise_id)
-        probe = actor if actor.kind == "person" else Actor(kind="person", account_id=None, display_name="", region_code="", via="system", person_id=person.id)
-        if ent is None or not await can_act_for_enterprise(session, probe, enterprise_id):
+        probe_actor = actor if actor.kind == "person" else Actor(kind="person", account_id=None, display_name="", region_code="", via="system", person_id=person_id)
+        if ent is None or not await can_act_for_enterprise(session, probe_actor, enterprise_id):
             raise PermissionDenied("您未获该企业授权办理此事项", code="enterprise_not_authorised")
         applicant_name = ent.name
-    form = version.form or forms.default_form()
+    form = version_form or forms.default_form()
     clean, errors = forms.validate_submission(form, form_data or {})
     if errors:
         raise ValidationFailed("申请表填写有误，请修改后提交", code="form_invalid", details=errors)
     at = now()
     cal = await load_calendar(session)
-    fields = version.fields
     limit = fields["promised_limit"]
-    case = Case(
-        number=await next_number(session, impl.region_code, at),
-        implementation_id=impl.id,
-        implementation_version_id=version.id,
-        department_id=impl.department_id,
-        region_code=impl.region_code,
-        item_name=impl.name,
-        applicant_person_id=person.id,
-        applicant_enterprise_id=enterprise_id,
-        applicant_name=applicant_name,
-        submitted_by=actor.account_id,
-        channel=channel,
-        idempotency_key=key,
-        state="submitted",
-        steps=review_steps(fields),
-        form_data=clean,
-        limit_value=int(limit["value"]),
-        limit_unit=limit["unit"],
-        submitted_at=at,
-        accept_due_at=due_at(at, ACCEPT_WINDOW_DAYS, "working_day", cal, tz=get_settings().timezone),
-    )
-    try:
-        async with session.begin_nested():
-            session.add(case)
-            await session.flush()
-    except IntegrityError:
+    steps = review_steps(fields)
+    values: dict[str, Any] = {
+        "implementation_id": implementation_id,
+        "implementation_version_id": version_id,
+        "department_id": department_id,
+        "region_code": impl_region,
+        "item_name": impl_name,
+        "applicant_person_id": person_id,
+        "applicant_enterprise_id": enterprise_id,
+        "applicant_name": applicant_name,
+        "submitted_by": actor.account_id,
+        "channel": channel,
+        "idempotency_key": key,
+        "state": "submitted",
+        "step_index": 0,
+        "current_step": "",
+        "at_last_step": False,
+        "steps": steps,
+        "form_data": clean,
+        "limit_value": int(limit["value"]),
+        "limit_unit": limit["unit"],
+        "extension_days": 0,
+        "correction_round": 0,
+        "submitted_at": at,
+        "accept_due_at": due_at(at, ACCEPT_WINDOW_DAYS, "working_day", cal, tz=get_settings().timezone),
+        "accepted_at": None,
+        "due_at": None,
+        "step_started_at": None,
+        "concluded_at": None,
+        "delivered_at": None,
+        "outcome": None,
+        "outcome_reason": "",
+        "delivery_method": None,
+        "tracking_number": None,
+        "alert": "",
+        "created_at": at,
+        "updated_at": at,
+    }
+    case = await session.run_sync(_file, actor, values, materials or [], trail_data)
+    if case is None:
         # a concurrent retry with the same key won the race: answer with its case
         again = (
             await session.execute(select(Case).where(Case.submitted_by == actor.account_id, Case.idempotency_key == key))
         ).scalar_one_or_none()
         if again is None:
-            raise
+            raise Conflict("提交冲突，请稍后重试", code="submit_conflict")
         return again, False
-    for m in materials or []:
-        session.add(CaseMaterial(case_id=case.id, name=m["name"], file_sha256=m.get("sha256"), replaced_by=m.get("replaced_by"), round=0))
-    await _trail(session, case, actor, "submit", "", comment=lifecycle.CHANNELS[channel])
-    await notify(session, case, f"您的申请已提交：{case.item_name}", f"办件编号 {case.number}，请留意受理结果。")
     return case, True
+
+
+def _file(
+    s: Session, actor: Actor, values: dict[str, Any], materials: list[dict[str, Any]], trail_data: dict[str, Any] | None = None
+) -> Case | None:
+    """The writes of a new case, in one greenlet: the case number (the day's
+    counter of the region), the case (unless the submitter used the key
+    meanwhile: then None), its materials, the trail row (with ``trail_data``),
+    the applicant's inbox message (``_notify_stmt``), the events
+    ``case.submit`` and ``case.notified`` and the audit entry — the rows
+    ``_trail_sync`` and ``notify`` write for a transition. Written per
+    database for speed (the hottest write, bench/run.py submit);
+    tests/cases/test_lifecycle.py checks both against the same expectations."""
+    conn = s.connection()
+    if conn.dialect.name == "postgresql":
+        return _file_pg(s, conn, actor, values, materials, trail_data or {})
+    return _file_sqlite(s, conn, actor, values, materials, trail_data or {})
+
+
+def _persistent_case(s: Session, case_id: int, values: dict[str, Any]) -> Case:
+    """The case as inserted, persistent in the session without a re-read: an
+    instance filled the way the ORM fills one it loads (every column in its
+    dict, no history), then attached under its identity — 9 µs against 65
+    through the constructor's 36 instrumented assignments. Changes made to it
+    later are tracked as on any loaded case."""
+    case = Case.__mapper__.class_manager.new_instance()
+    case.__dict__.update(values, id=case_id)
+    make_transient_to_detached(case)
+    s.add(case)
+    return case
+
+
+class _RawInsert:
+    """An INSERT written out for a SQLite driver cursor, binding values with
+    SQLAlchemy's own processors (stored exactly as through Core)."""
+
+    def __init__(self, dialect: Any, table: Any, cols: list[str], tail: str = "") -> None:
+        # names from the table metadata, values bound: nothing from a request is spliced in
+        self.sql = f'INSERT INTO "{table.name}" ({", ".join(cols)}) VALUES ({", ".join("?" * len(cols))}){tail}'  # noqa: S608
+        self.cols = cols
+        self.procs = [table.c[c].type.bind_processor(dialect) for c in cols]
+
+    def params(self, row: dict[str, Any]) -> list[Any]:
+        return [p(row[c]) if p else row[c] for c, p in zip(self.cols, self.procs, strict=True)]
+
+
+_raw: dict[str, dict[str, Any]] = {}
+
+
+def _sqlite_statements(dialect: Any) -> dict[str, Any]:
+    got = _raw.get(dialect.name)
+    if got is None:
+        event_cols = ["name", "payload", "created_at", "region_code"]
+        got = _raw[dialect.name] = {
+            "counter": (
+                "INSERT INTO case_counter (region6, day, value) VALUES (?, ?, 1) ON CONFLICT (region6, day) "
+                "DO UPDATE SET value = case_counter.value + 1 RETURNING value"
+            ),
+            "case": _RawInsert(dialect, _CASE, [c.name for c in _CASE.columns if c.name != "id"],
+                               " ON CONFLICT (submitted_by, idempotency_key) DO NOTHING RETURNING id"),
+            "material": _RawInsert(dialect, CaseMaterial.__table__, ["case_id", "name", "file_sha256", "replaced_by", "round", "uploaded_at"]),
+            "trail": _RawInsert(dialect, CaseTrail.__table__, ["case_id", "action", "from_state", "to_state", "step_name", "actor_ref",
+                                                               "actor_name", "comment", "data", "at", "region_code"]),
+            # as _notify_stmt: every person account of the applicant, and the submitter's when a person's
+            "notify": (
+                "INSERT INTO notification (account_id, case_id, title, body, created_at) SELECT id, ?, ?, ?, ? FROM account "
+                "WHERE kind = 'person' AND (id = ? OR person_id = ?) ORDER BY id"
+            ),
+            "notify_at": Notification.__table__.c.created_at.type.bind_processor(dialect),
+            "event": _RawInsert(dialect, OutboxEvent.__table__, event_cols, " RETURNING id"),
+        }
+    return got
+
+
+def _file_sqlite(
+    s: Session, conn: Any, actor: Actor, values: dict[str, Any], materials: list[dict[str, Any]], trail_data: dict[str, Any]
+) -> Case | None:
+    """``_file`` on SQLite: the same rows, written on the driver cursor of the
+    session's connection (inside its transaction; the first write takes the
+    database's write lock, as every write through the session does) — ~12 µs
+    a statement instead of ~80 through SQLAlchemy's execution layer."""
+    dialect = conn.dialect
+    raw = _sqlite_statements(dialect)
+    cur = conn.connection.dbapi_connection.cursor()
+    at = values["submitted_at"]
+    region6, day = values["region_code"][:6], local(at).strftime("%Y%m%d")
+    value = cur.execute(raw["counter"], (region6, day)).fetchone()[0]
+    values["number"] = number = f"{region6}-{day}-{value:06d}"
+    row = cur.execute(raw["case"].sql, raw["case"].params(values)).fetchone()
+    if row is None:
+        return None
+    case_id = row[0]
+    case = _persistent_case(s, case_id, values)
+    now_ = now()
+    if materials:
+        ins = raw["material"]
+        cur.executemany(ins.sql, [ins.params({"case_id": case_id, "name": m["name"], "file_sha256": m.get("sha256"),
+                                              "replaced_by": m.get("replaced_by"), "round": 0, "uploaded_at": now_})
+                                  for m in materials])
+    region = case.region_code
+    title, body = f"您的申请已提交：{case.item_name}", f"办件编号 {number}，请留意受理结果。"
+    ins = raw["trail"]
+    cur.execute(ins.sql, ins.params({
+        "case_id": case_id, "action": "submit", "from_state": "", "to_state": case.state, "step_name": "",
+        "actor_ref": actor.ref, "actor_name": actor.display_name, "comment": lifecycle.CHANNELS[case.channel],
+        "data": trail_data, "at": now_, "region_code": region,
+    }))
+    cur.execute(raw["notify"], (case_id, title, body, raw["notify_at"](now_), case.submitted_by, case.applicant_person_id))
+    ins = raw["event"]
+    events = []
+    for name, payload in (("case.submit", {"case_id": case_id, "number": number, "state": case.state}),
+                          ("case.notified", {"case_id": case_id, "title": title})):
+        row = {"name": name, "payload": payload, "created_at": now_, "region_code": region}
+        events.append((cur.execute(ins.sql, ins.params(row)).fetchone()[0], name))
+    record_deliveries_sync(s, events, region_code=region, at=now_)
+    audit.record_sqlite_cursor(
+        cur, dialect, actor=actor.ref, action="case.submit", target_type="case", target_id=case_id, region_code=region,
+        details={"from": "", "to": case.state, "step": ""},
+    )
+    return case
+
+
+def _file_pg(
+    s: Session, conn: Any, actor: Actor, values: dict[str, Any], materials: list[dict[str, Any]], trail_data: dict[str, Any]
+) -> Case | None:
+    """``_file`` on PostgreSQL in two statements (see ``_pg_file_stmt``): the
+    same rows as the statement-per-row path, but the hot rows (the day's
+    counter of the region, the region's audit head) stay locked for two round
+    trips instead of eight."""
+    at = values["submitted_at"]
+    region6, day = values["region_code"][:6], local(at).strftime("%Y%m%d")
+    params = {f"b_{k}": v for k, v in values.items()}
+    params.update(b_region6=region6, b_day=day, b_prefix=f"{region6}-{day}-")
+    row = conn.execute(_stmt("postgresql", "pg_file"), params).one_or_none()
+    if row is None:
+        return None
+    case_id, number, seq, prev = row
+    values["number"] = number
+    case = _persistent_case(s, case_id, values)
+    if materials:
+        conn.execute(insert(CaseMaterial.__table__), [
+            {"case_id": case_id, "name": m["name"], "file_sha256": m.get("sha256"), "replaced_by": m.get("replaced_by"), "round": 0}
+            for m in materials
+        ])
+    region, ref, now_ = case.region_code, actor.ref, now()
+    title, body = f"您的申请已提交：{case.item_name}", f"办件编号 {number}，请留意受理结果。"
+    details = {"from": "", "to": case.state, "step": ""}
+    entry = {"region_code": region, "seq": seq, "prev_hash": prev, "actor": ref, "action": "case.submit",
+             "target_type": "case", "target_id": str(case_id), "at": now_, "details": details}
+    entry["hash"] = audit.entry_hash(**entry)
+    record = {f"a_{k}": v for k, v in entry.items()}
+    record.update({
+        "t_case_id": case_id, "t_action": "submit", "t_from_state": "", "t_to_state": case.state, "t_step_name": "",
+        "t_actor_ref": ref, "t_actor_name": actor.display_name, "t_comment": lifecycle.CHANNELS[case.channel],
+        "t_data": trail_data, "t_at": now_, "t_region_code": region,
+        "b_case_id": case_id, "b_title": title, "b_body": body, "b_at": now_,
+        "b_submitted_by": case.submitted_by, "b_person_id": case.applicant_person_id,
+        "e1_name": "case.submit", "e1_payload": {"case_id": case_id, "number": number, "state": case.state},
+        "e2_name": "case.notified", "e2_payload": {"case_id": case_id, "title": title},
+    })
+    for i in (1, 2):
+        record[f"e{i}_created_at"], record[f"e{i}_region_code"] = now_, region
+    events = [tuple(r) for r in conn.execute(_stmt("postgresql", "pg_record"), record)]
+    record_deliveries_sync(s, events, region_code=region, at=now_)
+    return case
 
 
 # --- transitions -----------------------------------------------------------------------
@@ -405,9 +813,7 @@ async def transition(session: AsyncSession, actor: Actor, case_id: int, action: 
     case.updated_at = at
     if case.state not in lifecycle.OPEN_STATES:
         case.alert = ""
-    await session.flush()
-    await _trail(session, case, actor, action, from_state, step=step_name, comment=comment, data=extra)
-    await notify(session, case, title, comment)
+    await _trail(session, case, actor, action, from_state, step=step_name, comment=comment, data=extra, title=title, body=comment)
     return case
 
 
