@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,9 +17,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tongban.core.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from tongban.catalogue.io import ImportReport
+
 app = typer.Typer(help="通办 — 一体化在线政务服务平台", no_args_is_help=True, add_completion=False)
 audit_app = typer.Typer(help="审计日志")
 app.add_typer(audit_app, name="audit")
+catalogue_app = typer.Typer(help="事项目录：导入、导出", no_args_is_help=True)
+app.add_typer(catalogue_app, name="catalogue")
 console = Console()
 
 
@@ -231,6 +236,106 @@ def import_regions_cmd(file: Annotated[Path, typer.Argument(exists=True, dir_oka
     console.print(f"导入完成：{result}")
 
 
+@catalogue_app.command("import")
+def catalogue_import(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="xlsx 模板，或 CSV（基本目录、实施清单、四川事项清单）")],
+    layout: Annotated[str, typer.Option(help="auto、template 或 sichuan-list")] = "auto",
+    region: Annotated[str | None, typer.Option(help="实施区划代码（事项清单按此区划建立实施清单；也决定以哪个省的管理员身份导入）")] = None,
+    publish: Annotated[bool, typer.Option("--publish/--no-publish", help="导入后直接发布")] = True,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="只检查，不写入")] = False,
+) -> None:
+    """Import base items and implementation entries; every row is checked before anything is written."""
+    settings = get_settings()
+
+    async def run() -> ImportReport:
+        from tongban.catalogue import io
+        from tongban.core.db import session_scope
+
+        sources = [io.Source(f.name, f.read_bytes()) for f in files]
+        where = region or _single_province(io.regions_in(sources))
+        actor = io.command_line_actor(where)
+        engine, maker = _engine_and_maker(settings)
+        try:
+            with _progress() as progress:
+                task = progress.add_task(f"导入 {'、'.join(f.name for f in files)}", total=None)
+
+                def cb(done: int, total: int | None = None) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                async with session_scope(maker) as s:
+                    return await io.import_catalogue(s, actor, sources, layout=layout, region_code=region,
+                                                     publish=publish, dry_run=dry_run, progress=cb)
+        finally:
+            await engine.dispose()
+
+    try:
+        report = asyncio.run(run())
+    except Exception as e:
+        console.print(f"[red]{getattr(e, 'message', e)}[/]")
+        found = getattr(e, "report", None)
+        for issue in getattr(found, "errors", [])[:200]:
+            console.print(f"  [red]✗[/] {issue}")
+        if found is not None and found.error_count > 200:
+            console.print(f"  …… 共 {found.error_count} 处错误")
+        raise typer.Exit(1) from e
+    _print_import_report(report)
+
+
+def _single_province(regions: set[str]) -> str:
+    provinces = {r[:2] for r in regions}
+    if len(provinces) != 1:
+        raise typer.BadParameter("无法从文件确定所属省份，请用 --region 指定区划代码")
+    return provinces.pop()
+
+
+def _print_import_report(r: ImportReport) -> None:
+    console.print(("[yellow]检查通过，未写入：[/]" if r.dry_run else "[green]导入完成：[/]") + r.summary())
+    if r.codes:
+        console.print(f"实施编码：完整 {r.codes['complete']}，不完整 {r.codes['incomplete']}")
+    if r.defaults:
+        console.print("要素待补充（按默认值填写）：" + "；".join(r.defaults))
+    for w in r.warnings[:50]:
+        console.print(f"  [yellow]![/] {w}")
+    if r.warning_count > 50:
+        console.print(f"  …… 共 {r.warning_count} 条提示")
+
+
+@catalogue_app.command("export")
+def catalogue_export(
+    file: Annotated[Path, typer.Argument(help="输出文件：.xlsx，或 .csv（写出 <名>.基本目录.csv 和 <名>.实施清单.csv）")],
+    region: Annotated[str, typer.Option(help="导出该区划（含下级）的实施清单及其基本目录")] = "",
+) -> None:
+    """Export the catalogue of a region in the import template."""
+    settings = get_settings()
+    fmt = file.suffix.lower().lstrip(".")
+    if fmt not in ("xlsx", "csv"):
+        raise typer.BadParameter("输出文件应以 .xlsx 或 .csv 结尾")
+    if not region:
+        raise typer.BadParameter("请用 --region 指定区划代码（如 37 或 370102）")
+
+    async def run() -> dict[str, bytes]:
+        from tongban.catalogue import io
+
+        engine, maker = _engine_and_maker(settings)
+        try:
+            async with maker() as s:
+                return await io.export_catalogue(s, io.command_line_actor(region), fmt=fmt, region_code=region)
+        finally:
+            await engine.dispose()
+
+    try:
+        files = asyncio.run(run())
+    except Exception as e:
+        console.print(f"[red]{getattr(e, 'message', e)}[/]")
+        raise typer.Exit(1) from e
+    written = []
+    for name, data in files.items():
+        out = file if fmt == "xlsx" else file.with_name(f"{file.stem}.{name}")
+        out.write_bytes(data)
+        written.append(str(out))
+    console.print("已导出：" + "、".join(written))
+
+
 @app.command()
 def check() -> None:
     """Check settings, database, migrations and which calendar years are known."""
@@ -313,6 +418,51 @@ def docs_config(out: Annotated[Path, typer.Option(help="输出文件")] = Path("
 
     out.write_text(render_markdown())
     console.print(f"已写入 {out}")
+
+
+licences_app = typer.Typer(help="电子证照：证照汇聚（历史证照批量导入）", no_args_is_help=True)
+app.add_typer(licences_app, name="licences")
+
+
+@licences_app.command("import")
+def licences_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV 或 xlsx：证照编号、持证主体、持证主体代码、颁证日期……")],
+    type_code: Annotated[str, typer.Option("--type", help="证照类型代码（21 位）")],
+    department: Annotated[int, typer.Option("--department", help="颁发部门 id")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="只校验，不写入")] = False,
+) -> None:
+    """证照汇聚: check every row, then import and seal chunk by chunk (an interrupted run resumes)."""
+    from tongban.licences import bulk, config
+
+    settings = get_settings()
+    config.configure(settings)
+
+    async def run() -> bulk.ImportReport:
+        engine, maker = _engine_and_maker(settings)
+        try:
+            with _progress() as progress:
+                task = progress.add_task(f"导入 {file.name}", total=None)
+                return await bulk.import_file(maker, file, type_code=type_code, department_id=department, dry_run=dry_run,
+                                              progress=lambda done, total: progress.update(task, completed=done, total=total))
+        finally:
+            await engine.dispose()
+
+    try:
+        report = asyncio.run(run())
+    except Exception as e:
+        console.print(f"[red]{getattr(e, 'message', e)}[/]")
+        found = getattr(e, "report", None)
+        for err in getattr(found, "errors", [])[:200]:
+            console.print(f"  [red]✗[/] {err}")
+        if found is not None and found.error_count > 200:
+            console.print(f"  …… 共 {found.error_count} 处错误")
+        raise typer.Exit(1) from e
+    if report.resumed_from:
+        console.print(f"从第 {report.resumed_from} 行继续（上次导入中断）")
+    console.print(("[yellow]" if report.dry_run else "[green]") + report.summary() + "[/]")
+    for w in report.warnings[:20]:
+        console.print(f"  [yellow]![/] {w}")
+    console.print(json.dumps(report.to_dict() | {"errors": []}, ensure_ascii=False))
 
 
 def main() -> None:  # pragma: no cover

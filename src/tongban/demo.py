@@ -137,6 +137,12 @@ async def load_demo(maker: async_sessionmaker[AsyncSession], *, progress: Any = 
         exists = (await s.execute(select(Account.id).where(Account.username == "admin"))).scalar()
         if not exists:
             await _load(s, rng, progress)
+        from tongban.catalogue.demo_catalogue import load_demo_catalogue
+
+        catalogue = await load_demo_catalogue(s)  # idempotent: also completes an older demo
+        from tongban.licences.demo import load_demo_licence_types
+
+        await load_demo_licence_types(s)  # 证照目录 for the catalogue's licence results (idempotent)
     async with maker() as s:
         citizens = list((await s.execute(select(Account.username).where(Account.kind == "person")
                                           .order_by(Account.username))).scalars())
@@ -149,6 +155,7 @@ async def load_demo(maker: async_sessionmaker[AsyncSession], *, progress: Any = 
         "persons": persons,
         "enterprises": ents,
         "departments": depts,
+        "catalogue": {"items": catalogue.items, "implementations": catalogue.implementations},
         "accounts_json": {"password": DEMO_PASSWORD, "citizens": citizens,
                           "staff": {u: roles for u, roles, *_ in STAFF}},
     }

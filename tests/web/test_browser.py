@@ -152,11 +152,11 @@ def test_elderly_mode_and_traditional_display_persist(
     # A visitor: the switches work from the header and are remembered by cookie.
     ctx = browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN")
     page = ctx.new_page()
-    page.goto(live_server + "/services?theme=birth")
+    page.goto(live_server + "/services/themes/birth")
     assert "elderly" not in _body_class(page)
     page.click("button[data-pref=elderly]")
     page.wait_for_load_state()
-    assert page.url == live_server + "/services?theme=birth"
+    assert page.url == live_server + "/services/themes/birth"
     assert "elderly" in _body_class(page)
     assert page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") >= 20
     page.click("button[data-pref=script]")

@@ -25,6 +25,8 @@ PUBLIC = [
     "/services",
     "/services?theme=birth",
     "/services?theme=cancel",
+    "/services/themes/birth",
+    "/services/regions",
     "/login",
     "/login?method=sms",
 ]
@@ -110,14 +112,16 @@ def test_unknown_theme_and_page_are_404(client) -> None:
     assert client.get("/no/such/page").status_code == 404
 
 
-def test_search_says_it_is_being_built(client) -> None:
+def test_search_page_with_an_empty_catalogue_says_so(client) -> None:
     r = client.get("/search", params={"q": "生孩子要办什么"})
-    assert "智能搜索正在建设中" in r.text and "生孩子要办什么" in r.text
+    assert r.status_code == 200 and "生孩子要办什么" in r.text and "没有找到" in r.text
 
 
-def test_theme_page_names_services_without_pretending(client) -> None:
-    r = client.get("/services?theme=birth")
-    assert "出生医学证明" in r.text and "建设中" in r.text
+def test_theme_links_lead_to_the_catalogue_lists(client) -> None:
+    r = client.get("/services?theme=birth", follow_redirects=False)
+    assert r.status_code == 301 and r.headers["location"] == "/services/themes/birth"
+    r = client.get("/services/themes/birth")
+    assert "个人办事 · 出生" in r.text and "没有符合条件的事项" in r.text  # an empty catalogue says so
 
 
 # --- sign-in, sign-out ---------------------------------------------------------------------------

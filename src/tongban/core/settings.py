@@ -90,6 +90,34 @@ class Settings(BaseSettings):
         False, description="Refuse to publish an implementation entry that differs from its base item where the standard requires sameness (同标同源); when false the differences are reported only."
     )
     supervision_yellow_days: int = Field(1, ge=0, le=30, description="电子监察: a case due within this many working days gets a yellow card (local rule, STANDARDS §3 [S]).")
+    licence_algorithm: Literal["sm2", "ed25519"] = Field(
+        "sm2",
+        description=(
+            "电子证照: signature algorithm of new electronic seals and of the platform's seal maker key — "
+            "`sm2` (SM2 with SM3, the national algorithm) or `ed25519`. A department admin may choose the "
+            "other one when rotating a department's seal; seals already made keep their algorithm."
+        ),
+    )
+    licence_key_encryption_key: str = Field(
+        "",
+        description=(
+            "电子证照: deployment key that encrypts seal private keys at rest (AES-256-GCM): base64 of 32 "
+            "random bytes (`openssl rand -base64 32`). Empty derives it from `secret_key` (HKDF-SHA256), "
+            "so changing that secret would make the stored seal keys unreadable: set this in production "
+            "and keep it out of the database backups. Never logged."
+        ),
+    )
+    licence_seal_years: int = Field(5, ge=1, le=30, description="电子证照: validity of a new electronic seal, in years.")
+    licence_verify_log_batch_ms: int = Field(
+        200,
+        ge=0,
+        le=5000,
+        description=(
+            "电子证照: verification log rows (核验记录) are written in batches at most this many milliseconds "
+            "apart (0 writes each in its own request). A crash loses at most this window of log rows, never a "
+            "licence change."
+        ),
+    )
     media_max_mb: int = Field(20, ge=1, le=500, description="Largest uploaded file (blank forms, samples, case materials), in MB.")
     log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
     log_json: bool = Field(True, description="Write logs as one JSON object per line.")

@@ -1,6 +1,7 @@
 """Public and staff pages that belong to no single domain: the portal, the
-search and theme pages, display preferences, the staff workbench home and the
-leader's dashboard.
+search page, display preferences, the staff workbench home and the
+leader's dashboard. (Theme, department and region browsing and the guides
+are ``catalogue.guide_pages``.)
 
 Also the page helpers every domain's ``pages.py`` uses: ``page()`` (render with
 a visitor CSRF token so the header's preference switches work everywhere),
@@ -16,7 +17,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongban.core.errors import AppError, NotFound, PermissionDenied
+from tongban.core.errors import AppError, PermissionDenied
 from tongban.identity import service as identity_service
 from tongban.identity.access import Actor
 from tongban.identity.models import ROLES
@@ -124,11 +125,12 @@ _install_template_globals()
 
 # --- portal ----------------------------------------------------------------------------
 
-# Life events (人生事) and enterprise stages: the catalogue (a later capability)
-# will fill these themes; until then each theme page names the services that
-# will appear in it, and says plainly that the catalogue is being built.
+# Life events (人生事) and enterprise stages as the portal home shows them
+# (icon, words). ``code`` is the catalogue theme (``catalogue.service.DEFAULT_THEMES``)
+# whose list ``/services/themes/{code}`` shows; ``services`` are examples.
 PERSONAL_THEMES: dict[str, dict[str, Any]] = {
     "birth": {
+        "code": "birth",
         "name": "出生",
         "icon": "生",
         "desc": "出生证明、落户、医保",
@@ -142,12 +144,14 @@ PERSONAL_THEMES: dict[str, dict[str, Any]] = {
         ],
     },
     "school": {
+        "code": "school",
         "name": "上学",
         "icon": "学",
         "desc": "入学、学籍、资助",
         "services": ["义务教育入学报名", "转学与学籍变动", "学生资助申请", "教师资格认定"],
     },
     "employment": {
+        "code": "work",
         "name": "就业",
         "icon": "业",
         "desc": "就业登记、技能补贴",
@@ -160,36 +164,42 @@ PERSONAL_THEMES: dict[str, dict[str, Any]] = {
         ],
     },
     "marriage": {
+        "code": "marriage",
         "name": "婚育",
         "icon": "婚",
         "desc": "结婚、生育登记",
         "services": ["结婚登记（预约）", "生育登记", "生育保险待遇申领", "育儿补贴申领"],
     },
     "housing": {
+        "code": "housing",
         "name": "住房",
         "icon": "房",
         "desc": "公积金、不动产",
         "services": ["住房公积金提取", "不动产登记", "公共租赁住房申请", "住房租赁备案"],
     },
     "travel": {
+        "code": "driving",
         "name": "出行",
         "icon": "行",
         "desc": "驾驶证、出入境",
         "services": ["驾驶证换领", "机动车登记", "出入境证件办理", "居住证办理"],
     },
     "medical": {
+        "code": "medical",
         "name": "就医",
         "icon": "医",
         "desc": "医保报销、异地备案",
         "services": ["异地就医备案", "医疗费用零星报销", "门诊慢特病待遇认定"],
     },
     "retirement": {
+        "code": "retire",
         "name": "退休",
         "icon": "退",
         "desc": "退休、养老金",
         "services": ["职工退休申请", "养老保险待遇领取", "养老保险关系转移接续", "高龄津贴申领"],
     },
     "farewell": {
+        "code": "death",
         "name": "身后事",
         "icon": "念",
         "desc": "户口注销、丧葬补助",
@@ -198,6 +208,7 @@ PERSONAL_THEMES: dict[str, dict[str, Any]] = {
 }
 LEGAL_THEMES: dict[str, dict[str, Any]] = {
     "start": {
+        "code": "start_business",
         "name": "开办",
         "icon": "开",
         "desc": "设立登记、印章、发票",
@@ -211,30 +222,35 @@ LEGAL_THEMES: dict[str, dict[str, Any]] = {
         ],
     },
     "permit": {
+        "code": "permit",
         "name": "准营",
         "icon": "营",
         "desc": "经营许可",
         "services": ["食品经营许可", "公共场所卫生许可", "药品经营许可", "道路运输经营许可"],
     },
     "change": {
+        "code": "change",
         "name": "变更",
         "icon": "变",
         "desc": "名称、住所、法定代表人",
         "services": ["名称变更登记", "住所变更登记", "法定代表人变更登记", "税务登记信息变更"],
     },
     "construction": {
+        "code": "invest",
         "name": "工程建设",
         "icon": "建",
         "desc": "规划、施工许可",
         "services": ["建设用地规划许可", "建设工程规划许可", "建筑工程施工许可", "竣工联合验收"],
     },
     "tax": {
+        "code": "tax",
         "name": "纳税缴费",
         "icon": "税",
         "desc": "申报、社保缴费",
         "services": ["增值税申报", "社会保险费申报缴纳", "涉税证明开具"],
     },
     "cancel": {
+        "code": "cancel",
         "name": "注销",
         "icon": "销",
         "desc": "简易注销、清税",
@@ -246,43 +262,6 @@ LEGAL_THEMES: dict[str, dict[str, Any]] = {
 @router.get("/", response_class=HTMLResponse)
 async def portal_home(request: Request, actor: OptionalActor) -> HTMLResponse:
     return page(request, "portal/home.html", {"personal": PERSONAL_THEMES, "legal": LEGAL_THEMES})
-
-
-@router.get("/search", response_class=HTMLResponse)
-async def search(
-    request: Request, actor: OptionalActor, q: Annotated[str, Query(max_length=100)] = ""
-) -> HTMLResponse:
-    return page(request, "portal/search.html", {"q": q.strip()})
-
-
-@router.get("/services", response_class=HTMLResponse)
-async def services(
-    request: Request, actor: OptionalActor, theme: Annotated[str, Query(max_length=40)] = ""
-) -> HTMLResponse:
-    if not theme:
-        return page(
-            request,
-            "portal/services.html",
-            {"theme": None, "personal": PERSONAL_THEMES, "legal": LEGAL_THEMES},
-        )
-    group, info = (
-        ("personal", PERSONAL_THEMES.get(theme))
-        if theme in PERSONAL_THEMES
-        else ("legal", LEGAL_THEMES.get(theme))
-    )
-    if info is None:
-        raise NotFound("没有这个办事主题")
-    return page(
-        request,
-        "portal/services.html",
-        {
-            "theme": info,
-            "slug": theme,
-            "group": group,
-            "personal": PERSONAL_THEMES,
-            "legal": LEGAL_THEMES,
-        },
-    )
 
 
 # --- display preferences ---------------------------------------------------------------------
@@ -337,11 +316,6 @@ async def workbench_home(request: Request, actor: CurrentActor, session: DB) -> 
 # Entries for capabilities still being built: the nav shows them to their
 # roles, and the page says so instead of pretending.
 UPCOMING = {
-    "supervision": (
-        "supervisor",
-        "电子监察",
-        "逾期预警、红黄牌、督办通知和差评整改跟踪将在这里处理。",
-    ),
     "hotline": (
         "dispatcher",
         "12345 热线派单",
@@ -358,11 +332,6 @@ async def _upcoming(request: Request, actor: Actor, section: str) -> HTMLRespons
     return page(
         request, "workbench/upcoming.html", {"title": title, "text": text, "active": section}
     )
-
-
-@router.get("/workbench/supervision", response_class=HTMLResponse)
-async def workbench_supervision(request: Request, actor: CurrentActor) -> HTMLResponse:
-    return await _upcoming(request, actor, "supervision")
 
 
 @router.get("/workbench/hotline", response_class=HTMLResponse)
