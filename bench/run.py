@@ -48,7 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Drive the real tongban server with N concurrent clients and compare with the raw database ceiling.",
     )
     p.add_argument("workload", help="one of: " + ", ".join(available()))
-    p.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    p.add_argument(
+        "--db", choices=("sqlite", "postgresql", "pg"), default="sqlite", help="pg: postgresql"
+    )
     p.add_argument(
         "--clients", type=int, default=32, help="concurrent keep-alive connections (default 32)"
     )
@@ -86,6 +88,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--app", default=DEFAULT_APP, help=argparse.SUPPRESS)
     p.add_argument("--no-migrate", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.db == "pg":
+        args.db = "postgresql"
     if args.clients < 1:
         p.error("--clients must be at least 1")
     if args.seconds <= 0:
@@ -128,6 +132,7 @@ async def load_phase(
         )
         if ctx.clients:
             log(f"client setup done in {time.perf_counter() - t:.1f} s")
+        await wl.after_setup(ctx, conns)
         requests = [wl.make_requests(ctx, i) for i in range(ctx.clients)]
         marks: dict[str, float] = {}
 
@@ -223,8 +228,10 @@ def report(
 ) -> dict[str, Any]:
     r: LoadResult = m["result"]
     p50, p95, p99 = (r.percentile_ms(q) for q in (50, 95, 99))
+    wl = load(args.workload)
+    rps = r.rps * wl.items_per_request  # a bulk workload reports its units (e.g. licences/s)
     ceiling_rps = ceiling.ops_per_s if ceiling else None
-    ratio = r.rps / ceiling_rps if ceiling_rps else None
+    ratio = rps / ceiling_rps if ceiling_rps else None
     per_req_us = m["client_cpu"] * r.seconds / r.requests * 1e6 if r.requests else 0.0
     server_us = m["server_cpu"] * r.seconds / r.requests * 1e6 if r.requests else 0.0
     rows = [
@@ -233,7 +240,7 @@ def report(
         ("clients", str(args.clients)),
         ("seconds", f"{args.seconds:g} (+{args.warmup:g} warm-up)"),
         ("requests", f"{r.requests:,}"),
-        ("rps", fmt(r.rps)),
+        ("rps", fmt(rps) + (f" {wl.unit}/s ({fmt(r.rps)} requests/s × {wl.items_per_request:,})" if wl.items_per_request != 1 else "")),
         ("latency ms", f"p50 {p50:.2f}   p95 {p95:.2f}   p99 {p99:.2f}"),
         ("errors", f"{r.errors:,}"),
         ("server RSS", f"{fmt(m['peak_rss_mb'])} MB peak"),
@@ -269,7 +276,7 @@ def report(
         "db": args.db,
         "clients": args.clients,
         "seconds": args.seconds,
-        "rps": round(r.rps, 1),
+        "rps": round(rps, 1),
         "p50_ms": round(p50, 2),
         "p95_ms": round(p95, 2),
         "p99_ms": round(p99, 2),

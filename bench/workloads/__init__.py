@@ -12,7 +12,7 @@ The harness calls, in order:
    functions (``ctx.cli(...)``); bulk scale data may be inserted directly.
 2. ``setup_client(ctx, index, conn)`` — once per client after the server is
    up, on that client's own connection (e.g. sign in; the cookie stays in
-   ``conn.cookies``). Not timed.
+   ``conn.cookies``). Not timed. Then ``after_setup(ctx, conns)``, once.
 3. ``make_requests(ctx, index)`` — the requests client ``index`` sends, cycled
    back to back for the whole run. Encoded once; re-encoded only when the
    client's cookies change.
@@ -94,12 +94,20 @@ class Workload:
     #: send the client's cookies with each request (off for sign-in, where
     #: every request must arrive anonymous)
     send_cookies: bool = True
+    #: units of work one successful request carries (a bulk import: its rows);
+    #: the reported ``rps`` and ``ratio`` are in these units (``unit``)
+    items_per_request: int = 1
+    unit: str = "requests"
 
     def prepare(self, ctx: Context) -> None:
         """Load data into the fresh database (server not running yet)."""
 
     async def setup_client(self, ctx: Context, index: int, conn: HTTPConnection) -> None:
         """Per-client setup on the client's own connection (not timed)."""
+
+    async def after_setup(self, ctx: Context, conns: list[HTTPConnection]) -> None:
+        """Once every client is set up, before the warm-up (not timed): e.g.
+        time single requests on a server with nothing else to do."""
 
     def make_requests(self, ctx: Context, index: int) -> list[Request]:
         raise NotImplementedError

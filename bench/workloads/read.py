@@ -4,18 +4,18 @@ Each client signs in once during setup as its own demo citizen (the session
 cookie stays on its connection), then repeats ``GET /api/v1/me/records``
 (profile, enterprises the person acts for, agents they authorised).
 
-Ceiling: the same queries through the raw driver, per request
-(``web.deps.optional_actor`` → ``identity.service.resolve_session``, then
-``identity.repository.get_my_records`` and ``get_agents_for``):
+Ceiling: the same statements through the raw driver, per request. The route
+is served by ``web.app.HotRoutes`` on the driver connection of a pooled
+connection, in autocommit, with two statements:
 
-1. the session by the SHA-256 of the cookie, joined to its account;
-2. the person by id;
-3. the enterprises the person represents or acts for as a current agent;
-4. when the person is a legal representative: the agents of those enterprises.
+1. ``identity.service.resolve_session_raw``: the session by the SHA-256 of
+   the cookie, joined to its account and the account's person;
+2. ``identity.repository.get_my_records_raw``: the enterprises the person
+   represents or acts for as a current agent, and the agents of the ones they
+   represent, in one ``UNION ALL``.
 
-SQLite runs them in autocommit on one connection (as the product does for
-reads: no BEGIN); PostgreSQL inside a transaction per request (as
-SQLAlchemy's session does), from ``clients`` pooled connections.
+SQLite runs them in autocommit on one connection, PostgreSQL in autocommit
+from ``clients`` pooled connections — as the product does for this route.
 """
 
 from __future__ import annotations
@@ -32,35 +32,25 @@ LOGIN = "/api/v1/auth/login"
 RECORDS = "/api/v1/me/records"
 SESSION_COOKIE = "tongban_session"
 
+# identity.service._SESSION_RAW
 SELECT_SESSION = (
-    "SELECT account.person_id, web_session.id, web_session.csrf_token, web_session.expires_at, "
-    "web_session.revoked_at, web_session.last_seen_at, account.* "
-    "FROM web_session JOIN account ON account.id = web_session.account_id "
-    "WHERE web_session.token_hash = ?"
+    "SELECT s.id, s.csrf_token, s.expires_at, s.revoked_at, s.last_seen_at, "
+    "a.id, a.kind, a.display_name, a.region_code, a.person_id, a.department_id, a.is_active, "
+    "a.preferences, p.id, p.name, p.id_number, p.phone, p.region_code, p.real_name_level, p.is_demo "
+    "FROM web_session s JOIN account a ON a.id = s.account_id "
+    "LEFT JOIN person p ON p.id = a.person_id WHERE s.token_hash = ?"
 )
-SELECT_PERSON = "SELECT person.* FROM person WHERE person.id = ?"
-SELECT_ENTERPRISES = (
-    "SELECT enterprise.id, enterprise.legal_rep_id, enterprise.* FROM enterprise "
-    "WHERE enterprise.id IN ("
-    "SELECT enterprise_agent.enterprise_id FROM enterprise_agent "
-    "WHERE enterprise_agent.person_id = ? AND enterprise_agent.revoked_at IS NULL "
-    "AND enterprise_agent.valid_from <= ? AND enterprise_agent.valid_until > ? "
-    "UNION SELECT enterprise.id FROM enterprise WHERE enterprise.legal_rep_id = ?"
-    ") ORDER BY enterprise.id"
+# identity.repository._MY_RECORDS_RAW (its ?1/?2 are the person id and the time)
+SELECT_RECORDS = (
+    "SELECT 0, e.id, e.credit_code, e.name, e.region_code, e.legal_rep_id, e.is_demo, "
+    "NULL, NULL, NULL, NULL, NULL FROM enterprise e "
+    "WHERE e.legal_rep_id = ?1 OR e.id IN (SELECT g.enterprise_id FROM enterprise_agent g "
+    "WHERE g.person_id = ?1 AND g.revoked_at IS NULL AND g.valid_from <= ?2 AND g.valid_until > ?2) "
+    "UNION ALL SELECT 1, a.id, NULL, NULL, NULL, NULL, NULL, "
+    "a.enterprise_id, a.person_id, a.valid_from, a.valid_until, a.revoked_at "
+    "FROM enterprise r JOIN enterprise_agent a ON a.enterprise_id = r.id "
+    "WHERE r.legal_rep_id = ?1 ORDER BY 1, 2"
 )
-
-
-SELECT_AGENTS = (
-    "SELECT enterprise_agent.* FROM enterprise_agent "
-    "WHERE enterprise_agent.enterprise_id IN (MARKS) AND (enterprise_agent.person_id = ? "
-    "OR enterprise_agent.enterprise_id IN "
-    "(SELECT enterprise.id FROM enterprise WHERE enterprise.legal_rep_id = ?)) "
-    "ORDER BY enterprise_agent.id"
-)
-
-
-def _select_agents(n: int) -> str:
-    return SELECT_AGENTS.replace("MARKS", ", ".join("?" * n))
 
 
 def _hash(token: str) -> str:
@@ -103,37 +93,23 @@ class Read(Workload):
 
     async def ceiling(self, ctx: Context, clients: int, seconds: float) -> Ceiling:
         hashes = [_hash(ctx.state["tokens"][i]) for i in range(clients)]
-        what = "session by token hash ⋈ account, person by id, enterprises represented, agents (when legal rep)"
+        what = "session ⋈ account ⋈ person by token hash; enterprises ∪ agents (autocommit)"
         if ctx.db == "sqlite":
 
             def op(conn, i: int) -> None:
                 t = sqlite_ts(dt.datetime.now(dt.UTC))
-                row = conn.execute(SELECT_SESSION, (hashes[i % len(hashes)],)).fetchone()
-                person_id = row[0]
-                conn.execute(SELECT_PERSON, (person_id,)).fetchone()
-                ents = conn.execute(SELECT_ENTERPRISES, (person_id, t, t, person_id)).fetchall()
-                rep = [e[0] for e in ents if e[1] == person_id]
-                if rep:
-                    conn.execute(_select_agents(len(rep)), (*rep, person_id, person_id)).fetchall()
+                rows = conn.execute(SELECT_SESSION, (hashes[i % len(hashes)],)).fetchall()
+                conn.execute(SELECT_RECORDS, (rows[0][9], t)).fetchall()
 
             result = sqlite_loop(ctx, op, seconds, what=what)
         else:
-            q_session, q_person, q_ents = map(
-                pg_sql, (SELECT_SESSION, SELECT_PERSON, SELECT_ENTERPRISES)
-            )
+            q_session = pg_sql(SELECT_SESSION)
+            q_records = SELECT_RECORDS.replace("?1", "$1").replace("?2", "$2")
 
             async def pg_op(conn, i: int) -> None:
                 t = dt.datetime.now(dt.UTC)
-                async with conn.transaction():
-                    row = await conn.fetchrow(q_session, hashes[i % len(hashes)])
-                    person_id = row[0]
-                    await conn.fetchrow(q_person, person_id)
-                    ents = await conn.fetch(q_ents, person_id, t, t, person_id)
-                    rep = [e[0] for e in ents if e[1] == person_id]
-                    if rep:
-                        await conn.fetch(
-                            pg_sql(_select_agents(len(rep))), *rep, person_id, person_id
-                        )
+                row = await conn.fetchrow(q_session, hashes[i % len(hashes)])
+                await conn.fetch(q_records, row[9], t)
 
             result = await pg_loop(ctx, pg_op, clients, seconds, what=what)
         if "sample" in ctx.state:

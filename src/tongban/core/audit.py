@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, BigInteger, Index, String, select, update
+from sqlalchemy import JSON, BigInteger, Index, String, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, make_transient_to_detached, mapped_column
 
 from tongban.core.clock import now
-from tongban.core.db import Base, BigIntPK, lock_for_update
+from tongban.core.db import Base, BigIntPK
 
 GENESIS = "0" * 64
 
@@ -91,28 +91,155 @@ async def record(
 ) -> AuditEntry:
     """Append one entry to the region's chain (in the caller's transaction).
 
-    ``details`` must already be masked: it is kept forever.
+    ``details`` must already be masked: it is kept forever. Whatever the
+    caller has pending in the session is flushed first. Returns the entry as
+    written (detached from the session).
+    """
+    entry_id, values = await session.run_sync(
+        _append, actor=actor, action=action, target_type=target_type, target_id=target_id,
+        region_code=region_code, details=details,
+    )
+    entry = AuditEntry(id=entry_id, **values)
+    make_transient_to_detached(entry)
+    return entry
+
+
+def record_sync(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    target_type: str,
+    target_id: str | int,
+    region_code: str,
+    details: dict[str, Any] | None = None,
+) -> int:
+    """``record`` for code that runs inside ``AsyncSession.run_sync`` (several
+    writes in one greenlet); returns the entry's id."""
+    return _append(session, actor=actor, action=action, target_type=target_type, target_id=target_id,
+                   region_code=region_code, details=details)[0]
+
+
+def _append(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    target_type: str,
+    target_id: str | int,
+    region_code: str,
+    details: dict[str, Any] | None,
+) -> tuple[int, dict[str, Any]]:
+    """Two statements (three on SQLite), prebuilt: the head is claimed with one
+    upsert that locks its row until the transaction ends (PostgreSQL: the row
+    lock of ``ON CONFLICT DO UPDATE``; SQLite: the database write lock) and
+    returns the next sequence number and the previous entry's hash (GENESIS
+    for a new chain, whose head the same statement creates); then the entry
+    is inserted and the head's hash set.
     """
     details = details or {}
-    head = (
-        await lock_for_update(session, select(AuditChainHead).where(AuditChainHead.region_code == region_code))
-    ).scalar_one_or_none()
-    seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
+    target_id = str(target_id)
+    session.flush()
+    conn = session.connection()
+    stmts = _statements(conn.dialect.name)
+    seq, prev = conn.execute(stmts.claim, {"b_region_code": region_code}).one()
     at = now()
     h = entry_hash(region_code=region_code, seq=seq, prev_hash=prev, actor=actor, action=action,
-                   target_type=target_type, target_id=str(target_id), at=at, details=details)
-    entry = AuditEntry(region_code=region_code, seq=seq, prev_hash=prev, hash=h, actor=actor,
-                       action=action, target_type=target_type, target_id=str(target_id), at=at,
-                       details=details)
-    session.add(entry)
-    if head is None:
-        session.add(AuditChainHead(region_code=region_code, seq=seq, hash=h))
+                   target_type=target_type, target_id=target_id, at=at, details=details)
+    values = {"region_code": region_code, "seq": seq, "prev_hash": prev, "hash": h, "actor": actor,
+              "action": action, "target_type": target_type, "target_id": target_id, "at": at, "details": details}
+    params = {f"b_{k}": v for k, v in values.items()}
+    entry_id = conn.execute(stmts.append, params).scalar_one()
+    if stmts.set_hash is not None:
+        conn.execute(stmts.set_hash, params)
+    return entry_id, values
+
+
+_SQLITE_CLAIM = (
+    "INSERT INTO audit_chain_head (region_code, seq, hash) VALUES (?, 1, ?) "
+    "ON CONFLICT (region_code) DO UPDATE SET seq = audit_chain_head.seq + 1 RETURNING seq, hash"
+)
+_SQLITE_ENTRY = (
+    "INSERT INTO audit_entry (region_code, seq, prev_hash, hash, actor, action, target_type, target_id, at, details) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+)
+_SQLITE_SET_HASH = "UPDATE audit_chain_head SET hash = ? WHERE region_code = ?"
+
+
+def record_sqlite_cursor(
+    cursor: Any,
+    dialect: Any,
+    *,
+    actor: str,
+    action: str,
+    target_type: str,
+    target_id: str | int,
+    region_code: str,
+    details: dict[str, Any] | None = None,
+) -> int:
+    """``record_sync``'s three statements on a SQLite driver cursor of the
+    session's connection (``core.sqlite_inline``: the first write takes the
+    database's write lock), for a hot write path that writes its other rows
+    the same way. Values are bound with SQLAlchemy's own processors, so they
+    are stored exactly as through ``record_sync``. Returns the entry's id."""
+    details = details or {}
+    target_id = str(target_id)
+    seq, prev = cursor.execute(_SQLITE_CLAIM, (region_code, GENESIS)).fetchone()
+    at = now()
+    h = entry_hash(region_code=region_code, seq=seq, prev_hash=prev, actor=actor, action=action,
+                   target_type=target_type, target_id=target_id, at=at, details=details)
+    at_p, details_p = _sqlite_processors(dialect)
+    entry_id = cursor.execute(_SQLITE_ENTRY, (region_code, seq, prev, h, actor, action, target_type, target_id,
+                                              at_p(at), details_p(details))).fetchone()[0]
+    cursor.execute(_SQLITE_SET_HASH, (h, region_code))
+    return entry_id
+
+
+def _sqlite_processors(dialect: Any) -> tuple[Any, Any]:
+    got = _processors.get(dialect.name)
+    if got is None:
+        cols = AuditEntry.__table__.c
+        got = _processors[dialect.name] = (cols.at.type.bind_processor(dialect), cols.details.type.bind_processor(dialect))
+    return got
+
+
+_processors: dict[str, tuple[Any, Any]] = {}
+
+
+@dataclass(frozen=True)
+class _Statements:
+    claim: Any  # upsert of the head: (next seq, previous hash)
+    append: Any  # insert the entry (PostgreSQL: and set the head's hash, one statement)
+    set_hash: Any | None  # SQLite: set the head's hash
+
+
+_prebuilt: dict[str, _Statements] = {}
+
+
+def _statements(dialect: str) -> _Statements:
+    got = _prebuilt.get(dialect)
+    if got is not None:
+        return got
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
     else:
-        await session.execute(
-            update(AuditChainHead).where(AuditChainHead.region_code == region_code).values(seq=seq, hash=h)
-        )
-    await session.flush()
-    return entry
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    head, entry = AuditChainHead.__table__, AuditEntry.__table__
+    claim = (
+        upsert(head)
+        .values(region_code=bindparam("b_region_code"), seq=1, hash=GENESIS)
+        .on_conflict_do_update(index_elements=[head.c.region_code], set_={"seq": head.c.seq + 1})
+        .returning(head.c.seq, head.c.hash)
+    )
+    set_hash = update(head).where(head.c.region_code == bindparam("b_region_code")).values(hash=bindparam("b_hash"))
+    cols = ("region_code", "seq", "prev_hash", "hash", "actor", "action", "target_type", "target_id", "at", "details")
+    ins = insert(entry).values({c: bindparam(f"b_{c}", type_=entry.c[c].type) for c in cols}).returning(entry.c.id)
+    if dialect == "postgresql":
+        got = _Statements(claim, ins.add_cte(set_hash.cte("set_head_hash")), None)
+    else:
+        got = _Statements(claim, ins, set_hash)
+    _prebuilt[dialect] = got
+    return got
 
 
 @dataclass

@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, SmallInteger, String, Text, insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, make_transient_to_detached, mapped_column
 
 from tongban.core.clock import now
 from tongban.core.db import Base, BigIntPK, RegionScoped
@@ -113,11 +113,46 @@ def handler_by_name(name: str) -> Handler | None:
 async def record_event(
     session: AsyncSession, name: str, payload: dict[str, Any], *, region_code: str
 ) -> OutboxEvent:
-    """Record an event in the caller's transaction (delivered only if it commits)."""
-    event = OutboxEvent(name=name, payload=payload, region_code=region_code)
-    session.add(event)
-    await session.flush()
-    for reg in handlers_for(name):
-        session.add(OutboxDelivery(event_id=event.id, handler=reg.name, region_code=region_code))
-    await session.flush()
+    """Record an event in the caller's transaction (delivered only if it commits).
+    Returns the event as written (detached from the session)."""
+    at = now()
+    [event_id] = await session.run_sync(record_events_sync, [(name, payload)], region_code=region_code, at=at)
+    event = OutboxEvent(id=event_id, name=name, payload=payload, created_at=at, region_code=region_code)
+    make_transient_to_detached(event)
     return event
+
+
+def record_events_sync(
+    session: Session, events: list[tuple[str, dict[str, Any]]], *, region_code: str, at: dt.datetime | None = None
+) -> list[int]:
+    """Record events, in order, inside ``AsyncSession.run_sync``: the session's
+    pending changes are flushed first, then one INSERT for the events and, when
+    handlers subscribe, one for their deliveries. Returns the events' ids."""
+    session.flush()
+    conn = session.connection()
+    at = at or now()
+    rows = [{"name": n, "payload": p, "created_at": at, "region_code": region_code} for n, p in events]
+    if len(rows) == 1:
+        ids = [conn.execute(_INSERT_EVENT, rows[0]).scalar_one()]
+    else:
+        ids = list(conn.execute(_INSERT_EVENTS, rows).scalars())
+    record_deliveries_sync(session, [(i, n) for i, (n, _p) in zip(ids, events, strict=True)], region_code=region_code, at=at)
+    return ids
+
+
+def record_deliveries_sync(session: Session, events: list[tuple[int, str]], *, region_code: str, at: dt.datetime) -> None:
+    """One delivery row per subscribed handler of each ``(event id, event name)``
+    (for code that inserted the events itself); nothing when none subscribes."""
+    deliveries = [
+        {"event_id": event_id, "handler": reg.name, "region_code": region_code, "available_at": at}
+        for event_id, name in events
+        for reg in handlers_for(name)
+    ]
+    if deliveries:
+        session.connection().execute(_INSERT_DELIVERY, deliveries)
+
+
+_EVENTS = OutboxEvent.__table__
+_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
+_INSERT_EVENTS = insert(_EVENTS).returning(_EVENTS.c.id, sort_by_parameter_order=True)
+_INSERT_DELIVERY = insert(OutboxDelivery.__table__)

@@ -24,6 +24,7 @@ equivalent of ``SELECT … FOR UPDATE`` for check-then-act code
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 import sqlite3
 import weakref
@@ -34,6 +35,9 @@ from sqlalchemy import pool
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import AdaptedConnection
 from sqlalchemy.util.concurrency import await_
+
+_UTC = dt.UTC
+_fromisoformat = dt.datetime.fromisoformat
 
 _READ_ONLY = re.compile(r"^\s*(SELECT|PRAGMA|EXPLAIN|VALUES)\b", re.IGNORECASE)
 _WITH_WRITE = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
@@ -300,6 +304,56 @@ class SQLiteDialect_inline(SQLiteDialect_pysqlite):
 def ensure_write_transaction(dbapi_connection: Any) -> None:
     if isinstance(dbapi_connection, InlineConnection):
         dbapi_connection.begin_write()
+
+
+# -- raw statements on a pooled connection (hot read paths) ----------------------
+#
+# A hot path may skip SQLAlchemy's execution layer and run its statements on
+# the driver connection of a pooled connection. Such statements are written
+# once in PostgreSQL's numbered style ($1, $2 …) and converted here; values
+# are bound and read the way SQLAlchemy's SQLite types store them.
+
+_NUMBERED = re.compile(r"\$(\d+)")
+
+
+def numbered_params(sql: str) -> str:
+    """``$1``-style placeholders (asyncpg) as SQLite's ``?1``."""
+    return _NUMBERED.sub(r"?\1", sql)
+
+
+def bind_datetime(value: Any) -> str:
+    """An aware datetime as SQLAlchemy stores it in SQLite (naive UTC text,
+    fixed width, so text comparison is time order)."""
+    v = value.astimezone(_UTC)
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 - SQLAlchemy's storage format
+        v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond)  # fmt: skip
+
+
+def read_datetime(value: str | None) -> Any:
+    """A stored datetime as ``core.db.UTCDateTime`` returns it: aware, UTC."""
+    if value is None:
+        return None
+    return _fromisoformat(value).replace(tzinfo=_UTC)
+
+
+async def execute_write(dbapi_connection: InlineConnection, sql: str, parameters: Any = ()) -> int:
+    """One writing statement in a transaction of its own, from plain async
+    code (no greenlet): the write lock of the database file is awaited, then
+    ``BEGIN IMMEDIATE`` … ``COMMIT``, as ``begin_write`` does for SQLAlchemy.
+    Returns the number of rows changed."""
+    if dbapi_connection._writing:
+        raise RuntimeError("execute_write on a connection inside a write transaction")
+    raw = dbapi_connection._raw
+    async with _lock_for(dbapi_connection._path):
+        raw.execute("BEGIN IMMEDIATE")
+        try:
+            count = raw.execute(sql, parameters).rowcount
+            raw.execute("COMMIT")
+        except BaseException:
+            if raw.in_transaction:
+                raw.rollback()
+            raise
+    return count
 
 
 dialect = SQLiteDialect_inline

@@ -40,6 +40,7 @@ from tongban.identity.models import (
     SmsCode,
     WebSession,
 )
+from tongban.identity.repository import PersonRow, RawConnection, RawStatement
 
 log = logging.getLogger("tongban.identity")
 
@@ -329,6 +330,56 @@ async def resolve_session_on(conn: AsyncConnection, token: str, *, settings: Set
     return Actor(kind=kind, account_id=acc_id, display_name=name, region_code=region, via="session",
                  person_id=person_id, department_id=dept_id, roles=roles, csrf_token=csrf,
                  preferences=dict(prefs or {}))
+
+
+# The same resolution on a driver connection (``repository.RawConnection``),
+# for the hot route: one statement reads the session, its account and the
+# account's person (the route's first record), then the same rules as
+# ``resolve_session_on`` apply.
+_SESSION_RAW = RawStatement("""
+    SELECT s.id, s.csrf_token, s.expires_at, s.revoked_at, s.last_seen_at,
+           a.id, a.kind, a.display_name, a.region_code, a.person_id, a.department_id, a.is_active,
+           a.preferences,
+           p.id, p.name, p.id_number, p.phone, p.region_code, p.real_name_level, p.is_demo
+    FROM web_session s
+    JOIN account a ON a.id = s.account_id
+    LEFT JOIN person p ON p.id = a.person_id
+    WHERE s.token_hash = $1
+""")
+_TOUCH_RAW = RawStatement("UPDATE web_session SET last_seen_at = $1, expires_at = $2 WHERE id = $3")
+_ROLES_RAW = RawStatement("SELECT role FROM account_role WHERE account_id = $1")
+
+
+async def resolve_session_raw(
+    conn: RawConnection, token: str, *, settings: Settings | None = None,
+) -> tuple[Actor, PersonRow | None] | None:
+    """``resolve_session_on`` on a driver connection: the actor and, for a
+    person account, its person row; None when unknown, expired or revoked.
+    Refreshes ``last_seen_at``/``expires_at`` at most every
+    ``SESSION_TOUCH_SECONDS``, as ``resolve_session_on`` does."""
+    if not token or len(token) > 100:
+        return None
+    rows = await conn.fetch(_SESSION_RAW, sha256(token))
+    if not rows:
+        return None
+    (sid, csrf, expires_at, revoked_at, last_seen, acc_id, kind, name, region, person_id, dept_id, active,
+     prefs, *person) = rows[0]
+    t = now()
+    if revoked_at is not None or conn.datetime(expires_at) <= t or not active:
+        return None
+    if (t - conn.datetime(last_seen)).total_seconds() > SESSION_TOUCH_SECONDS:
+        settings = settings or get_settings()
+        await conn.execute(_TOUCH_RAW, t, t + dt.timedelta(hours=settings.session_hours), sid)
+    roles: frozenset[str] = frozenset()
+    if kind == "staff":
+        roles = frozenset(r[0] for r in await conn.fetch(_ROLES_RAW, acc_id))
+    actor = Actor(kind=kind, account_id=acc_id, display_name=name, region_code=region, via="session",
+                  person_id=person_id, department_id=dept_id, roles=roles, csrf_token=csrf,
+                  preferences=dict(conn.json(prefs) or {}))
+    row = None
+    if kind == "person" and person[0] is not None:
+        row = PersonRow(person[0], person[1], person[2], person[3], person[4], person[5], bool(person[6]))
+    return actor, row
 
 
 async def actor_for_account(session: AsyncSession, acc: Account, *, via: str, csrf_token: str = "") -> Actor:

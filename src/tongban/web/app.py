@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tongban.core import logging as tlog
@@ -46,6 +47,10 @@ class RequestContextMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # prometheus_client's labels() takes a lock and validates on every
+        # call; the children are cached per label values here.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._timers: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,7 +61,7 @@ class RequestContextMiddleware:
             if k == b"x-request-id":
                 rid = v.decode("latin-1")[:64]
                 break
-        rid = rid or uuid.uuid4().hex[:16]
+        rid = rid or os.urandom(8).hex()
         token = tlog.request_id_var.set(rid)
         scope.setdefault("state", {})["request_id"] = rid
         status = 500
@@ -76,13 +81,102 @@ class RequestContextMiddleware:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
             method = scope["method"]
-            REQUESTS.labels(method, path, str(status)).inc()
-            LATENCY.labels(method, path).observe(elapsed)
+            counter = self._counters.get((method, path, status))
+            if counter is None:
+                counter = self._counters[(method, path, status)] = REQUESTS.labels(method, path, str(status))
+            timer = self._timers.get((method, path))
+            if timer is None:
+                timer = self._timers[(method, path)] = LATENCY.labels(method, path)
+            counter.inc()
+            timer.observe(elapsed)
             if log.isEnabledFor(logging.INFO):
                 log.info("request", extra={"fields": {
                     "method": method, "path": scope["path"], "route": path,
                     "status": status, "ms": round(elapsed * 1000, 2)}})
             tlog.request_id_var.reset(token)
+
+
+class HotRoutes:
+    """Serves a few hot JSON API routes before FastAPI's own stack.
+
+    Each is a plain Starlette ``Route`` (an ``async def endpoint(request) ->
+    Response``): no dependency graph, no request validation, no response
+    model, no router walk. Inside ``RequestContextMiddleware`` (request id,
+    access log, metrics still apply); errors are answered as the app's
+    handlers answer them under ``/api/``: an ``AppError`` as its
+    ``{"code", "message"}`` JSON, anything else logged and answered
+    ``internal_error``. The FastAPI route of the same path stays registered
+    (OpenAPI documents it; other methods still reach it). See
+    docs/architecture.md, "Hot read paths".
+    """
+
+    def __init__(self, app: ASGIApp, routes: list[Route]) -> None:
+        self.app = app
+        self.routes: dict[tuple[str, str], Route] = {}
+        for route in routes:
+            if not route.path.startswith("/api/"):
+                raise ValueError(f"hot routes answer JSON errors: {route.path} is not under /api/")
+            for method in route.methods or ():
+                if method != "HEAD":
+                    self.routes[(method, route.path)] = route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.routes.get((scope.get("method"), scope["path"])) if scope["type"] == "http" else None
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = route
+        scope["endpoint"] = route.endpoint
+        try:
+            response = await route.endpoint(Request(scope, receive, send))
+        except AppError as exc:
+            response = ORJSONResponse(exc.to_dict(), status_code=exc.status)
+        except Exception:
+            log.exception("unhandled error")
+            exc = AppError("系统繁忙，请稍后再试", code="internal_error", status=500)
+            response = ORJSONResponse(exc.to_dict(), status_code=exc.status)
+        await response(scope, receive, send)
+
+
+def hot_routes() -> list[Route]:
+    """The routes ``HotRoutes`` serves (imported here: the domains import this module)."""
+    from tongban.core.errors import NotAuthenticated
+    from tongban.identity import api as identity_api
+    from tongban.identity import repository, service
+    from tongban.identity.schemas import account_dict, agent_dict, enterprise_dict, person_dict
+    from tongban.web.deps import SESSION_COOKIE, raw_connection
+
+    async def my_records(request: Request) -> Response:
+        """``GET /api/v1/me/records`` — the portal's hottest read — as
+        ``identity.api.my_records`` answers it (same JSON, masking, errors),
+        with its statements on the driver connection: the session, account
+        and person in one, the enterprises and agents in another."""
+        if request.headers.get("authorization", "").lower().startswith("bearer "):
+            return await identity_api.my_records(request)  # an API client: the general path
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            raise NotAuthenticated()
+        async with raw_connection(request) as conn:
+            found = await service.resolve_session_raw(conn, token, settings=request.app.state.settings)
+            if found is None:
+                raise NotAuthenticated()
+            actor, person = found
+            recs = await repository.get_my_records_raw(conn, actor, person)
+        request.state.actor = actor
+        person = recs["person"]
+        return ORJSONResponse({
+            "account": account_dict(actor),
+            "person": person_dict(person, actor) if person else None,
+            "enterprises": [enterprise_dict(e) for e in recs["enterprises"]],
+            "agents": [agent_dict(a) for a in recs["agents"]],
+        })
+
+    from tongban.licences import api as licences_api
+
+    return [
+        Route("/api/v1/me/records", my_records, methods=["GET"], name="my_records_hot"),
+        *licences_api.hot_routes(),
+    ]
 
 
 def _wants_json(request: Request) -> bool:
@@ -160,6 +254,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from tongban.core.worker import autodiscover
 
     autodiscover()
+    from tongban.licences import config as licences_config
+
+    licences_config.configure(settings)  # the seal key store under this deployment's key
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -182,6 +279,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 app.state.worker_stop.set()
                 with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
                     await asyncio.wait_for(worker_task, timeout=10)
+            from tongban.licences import verifylog
+
+            await verifylog.close_all()  # batched verification log rows still in memory
             await engine.dispose()
 
     app = FastAPI(
@@ -196,6 +296,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(HotRoutes, routes=hot_routes())  # inside RequestContextMiddleware
     app.add_middleware(RequestContextMiddleware)
 
     @app.get("/healthz", tags=["运维"], summary="健康检查")
@@ -215,13 +316,55 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from tongban.identity import api as identity_api
     from tongban.identity import pages as identity_pages
     from tongban.regions import api as regions_api
+    from tongban.search import api as search_api
     from tongban.web import pages as web_pages
 
+    # First: the search box is the hottest public read, and routes are matched in order.
+    app.include_router(search_api.router, prefix="/api/v1")
     app.include_router(identity_api.router, prefix="/api/v1")
     app.include_router(regions_api.router, prefix="/api/v1")
+    from tongban.cases import api as cases_api
+
+    app.include_router(cases_api.router, prefix="/api/v1")
+    from tongban.cases import uploads as cases_uploads
+
+    app.include_router(cases_uploads.router, prefix="/api/v1")
+    from tongban.cases import hooks as cases_hooks
+    from tongban.cases import pages as cases_pages
+
+    cases_hooks.install()  # the online entry (/apply/{id}) files cases
+    app.include_router(cases_pages.router)  # before web_pages: /workbench/supervision is the real page now
     app.include_router(identity_pages.router)
     app.include_router(admin_pages.router)
     app.include_router(web_pages.router)
+    from tongban.catalogue import guide_pages
+
+    app.include_router(guide_pages.router)
+    from tongban.catalogue import admin_pages as catalogue_admin_pages
+    from tongban.catalogue import api as catalogue_api
+    from tongban.catalogue import apply_pages
+
+    app.include_router(catalogue_api.router, prefix="/api/v1")
+    app.include_router(catalogue_admin_pages.router)
+    app.include_router(apply_pages.router)
+    from tongban.catalogue import report_pages as catalogue_reports
+
+    app.include_router(catalogue_reports.api_router, prefix="/api/v1")
+    app.include_router(catalogue_reports.router)
+    from tongban.search import pages as search_pages
+
+    app.include_router(search_pages.router)
+    from tongban.licences import api as licences_api
+    from tongban.licences import pages as licences_pages
+
+    app.include_router(licences_api.router, prefix="/api/v1")
+    app.include_router(licences_pages.router)
+    from tongban.licences import reuse as licences_reuse
+    from tongban.licences import wallet_api, wallet_pages
+
+    app.include_router(wallet_api.router, prefix="/api/v1")  # 我的证照, 用证授权, 证照汇聚
+    app.include_router(wallet_pages.router)
+    licences_reuse.install()  # 免证办: wraps the online entry's submit hook (after cases_hooks.install)
 
     if STATIC_DIR.exists():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import MissingGreenlet
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.util import greenlet_spawn
 
 from tongban.core.errors import AppError, NotAuthenticated, PermissionDenied
 from tongban.identity.access import Actor
+from tongban.identity.repository import RawConnection
 from tongban.identity.service import resolve_bearer, resolve_session, resolve_session_on
 
 SESSION_COOKIE = "tongban_session"
@@ -110,6 +114,46 @@ async def read_actor(request: Request, conn: AsyncConnection) -> Actor:
         raise NotAuthenticated()
     request.state.actor = actor
     return actor
+
+
+@asynccontextmanager
+async def raw_connection(request: Request) -> AsyncIterator[RawConnection]:
+    """A pooled connection of the app's engine, as its driver connection (hot
+    read paths: ``repository.RawConnection``).
+
+    Checked out and returned through the engine's pool like any other, but
+    without SQLAlchemy's greenlet bridge when the pool needs no IO: creating a
+    greenlet costs 12–18 µs on this machine, and ``AsyncEngine.raw_connection``
+    plus the close cost ~90 µs per request where the pool's own work is ~14 µs.
+    The checkout runs directly and falls back to the bridge when the pool
+    must connect or wait (``MissingGreenlet``: raised before any IO, the pool
+    stays consistent). The return is direct on SQLite (the inline driver's
+    rollback-on-return is a local call) and bridged on PostgreSQL. A
+    connection that saw an error on the way (a lost server, a cancelled
+    statement) is discarded, not reused.
+    """
+    engine = request.app.state.engine.sync_engine
+    fairy = None
+    if engine.dialect.name == "sqlite" and engine.pool.checkedin():
+        try:
+            fairy = engine.raw_connection()
+        except MissingGreenlet:
+            fairy = None
+    if fairy is None:
+        fairy = await greenlet_spawn(engine.raw_connection)
+    conn = RawConnection(fairy.dbapi_connection)
+    try:
+        yield conn
+    except AppError:
+        raise  # a refusal, not a fault of the connection
+    except BaseException:
+        await greenlet_spawn(fairy.invalidate)
+        raise
+    finally:
+        if conn.is_sqlite and fairy.is_valid:
+            fairy.close()
+        else:
+            await greenlet_spawn(fairy.close)
 
 
 async def require_actor(actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:
