@@ -580,3 +580,18 @@ async def test_a_batch_that_loses_a_race_skips_what_the_other_wrote(session, mon
     await session.commit()
     assert report.imported == 10 and report.skipped == 5 and len(calls) == 2
     assert (await session.execute(select(func.count()).select_from(Licence))).scalar() == 20
+
+
+async def test_the_signing_processes_sign_as_the_web_worker_does(session, monkeypatch):
+    """Large chunks are signed in a pool of processes: the same bytes (Ed25519 is deterministic)."""
+    w = await helpers.world(session)
+    lic = await helpers.issue(session, w)
+    lt = await service.get_type_by_code(session, w.type_code)
+    sealer = await bulk.Sealer.for_department(session, lt, w.dept)
+    docs = [bulk._Doc(**{k: getattr(lic, k) for k in bulk._Doc.__slots__}) for _ in range(3)]
+    at_text = lic.signature["TBS_Sign"]["timeInfo"]
+    here = sealer.signing.sign_texts(docs, at_text)
+    monkeypatch.setattr(bulk, "POOL_MIN_ROWS", 1)
+    assert bulk._signing_pool() is not None
+    there = await bulk.sign_all(sealer, docs, at_text)
+    assert there == here and here[0][2] == lic.qr_payload and here[0][1] == lic.canonical_hash

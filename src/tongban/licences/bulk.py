@@ -41,6 +41,8 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import logging
+import os
 import re
 import time
 import unicodedata
@@ -74,6 +76,8 @@ from tongban.licences import (
 from tongban.licences.models import Licence, LicenceType, Seal
 from tongban.licences.wallet_models import LicenceImport
 from tongban.regions.models import Department
+
+log = logging.getLogger("tongban.licences")
 
 CHUNK = 1000  # rows per write (and per checkpoint)
 MAX_ERRORS_KEPT = 1000  # errors listed in a report (all are counted)
@@ -646,53 +650,42 @@ class _Doc:
             setattr(self, k, v)
 
 
-@dataclass
-class Sealer:
-    """Everything signing a licence of one type by one department needs, computed once."""
+@dataclass(frozen=True)
+class SealSpec:
+    """What signing with one seal needs, as plain data (it crosses to the signing processes):
+    the seal's key by reference (encrypted PKCS#8 or the key store's own reference), never
+    the key itself."""
 
-    lt: LicenceType
-    dept: Department
-    seal: Seal
-    signer: crypto.PrivateKey
+    algorithm: str
+    key_id: str
+    private_key_enc: str | None
+    key_ref: str
     record: dict[str, str]
     seal_hash: str
-    name: str
-    qr_fields: list[str]
-    algorithm: str = ""
-    esid: str = ""
-    key_id: str = ""
+    esid: str
+    qr_fields: tuple[str, ...]
 
-    @classmethod
-    async def for_department(
-        cls, session: AsyncSession, lt: LicenceType, dept: Department
-    ) -> Sealer:
-        seal = await service.active_seal(session, dept)
-        return cls(
-            lt=lt,
-            dept=dept,
-            seal=seal,
-            signer=service.signer_for(seal),
-            record=seals.key_record(algorithm=seal.algorithm, public_pem=seal.public_key),
-            seal_hash=seals.seal_hash(seal.document or {}, seal.algorithm),
-            name=(lt.template or {}).get("title") or lt.name,
-            qr_fields=list(((lt.template or {}).get("qr_fields") or [])[:4]),
-            algorithm=seal.algorithm,
-            esid=(seal.document or {})["sealInfo"]["esID"],
-            key_id=seal.key_id,
-        )
+
+class Signing:
+    """A seal ready to sign licences (a ``SealSpec`` and its loaded private key)."""
+
+    def __init__(self, spec: SealSpec, signer: crypto.PrivateKey) -> None:
+        self.spec = spec
+        self.signer = signer
 
     def digest(self, data: bytes) -> bytes:
-        if self.algorithm == "ed25519":
+        if self.spec.algorithm == "ed25519":
             return hashlib.sha256(data).digest()
-        return crypto.digest(self.algorithm, data)
+        return crypto.digest(self.spec.algorithm, data)
 
     def sign(self, doc: _Doc, at_text: str) -> tuple[dict[str, Any], str, str]:
         """(SES_Signature, canonical hash hex, QR payload) — as ``service._seal_licence`` makes them."""
-        alg = self.algorithm
+        spec = self.spec
+        alg = spec.algorithm
         data_digest = self.digest(fast_canonical(service.licence_document(doc)))  # type: ignore[arg-type]
         tbs = {
             "version": seals.SEAL_VERSION,
-            "eseal": {"esID": self.esid, "sealHash": self.seal_hash},
+            "eseal": {"esID": spec.esid, "sealHash": spec.seal_hash},
             "timeInfo": at_text,
             "dataHash": crypto.b64u(data_digest),
             "hashAlgID": crypto.HASH_OIDS[alg],
@@ -700,13 +693,13 @@ class Sealer:
         }
         sig = {
             "TBS_Sign": tbs,
-            "cert": self.record,
+            "cert": spec.record,
             "signatureAlgID": crypto.SIGN_OIDS[alg],
             "signature": crypto.b64u(self.signer.sign(fast_canonical(tbs))),
         }
         extra = {
             n: doc.data[n]
-            for n in self.qr_fields
+            for n in spec.qr_fields
             if n in doc.data and isinstance(doc.data[n], str | int | bool)
         }
         claims = payload.claims_for(
@@ -720,12 +713,166 @@ class Sealer:
             issued_on=doc.issued_on.isoformat(),
             valid_from=doc.valid_from.isoformat(),
             valid_until=doc.valid_until.isoformat() if doc.valid_until else "",
-            key_id=self.key_id,
+            key_id=spec.key_id,
             extra=extra or None,
         )
         body = fast_canonical(claims)
         qr = f"{payload.PREFIX}.{crypto.b64u(body)}.{crypto.b64u(self.signer.sign(body))}"
         return sig, data_digest.hex(), qr
+
+    def sign_texts(self, docs: list[_Doc], at_text: str) -> list[tuple[str, str, str]]:
+        """Each doc's (SES_Signature JSON text, canonical hash hex, QR payload)."""
+        out = []
+        for doc in docs:
+            sig, digest_hex, qr = self.sign(doc, at_text)
+            out.append((_dumps(sig), digest_hex, qr))
+        return out
+
+
+@dataclass
+class Sealer:
+    """Everything signing a licence of one type by one department needs, computed once."""
+
+    lt: LicenceType
+    dept: Department
+    seal: Seal
+    signing: Signing
+    name: str
+
+    @classmethod
+    async def for_department(
+        cls, session: AsyncSession, lt: LicenceType, dept: Department
+    ) -> Sealer:
+        seal = await service.active_seal(session, dept)
+        spec = SealSpec(
+            algorithm=seal.algorithm,
+            key_id=seal.key_id,
+            private_key_enc=seal.private_key_enc,
+            key_ref=seal.key_ref,
+            record=seals.key_record(algorithm=seal.algorithm, public_pem=seal.public_key),
+            seal_hash=seals.seal_hash(seal.document or {}, seal.algorithm),
+            esid=(seal.document or {})["sealInfo"]["esID"],
+            qr_fields=tuple(((lt.template or {}).get("qr_fields") or [])[:4]),
+        )
+        return cls(
+            lt=lt,
+            dept=dept,
+            seal=seal,
+            signing=Signing(spec, service.signer_for(seal)),
+            name=(lt.template or {}).get("title") or lt.name,
+        )
+
+    def sign(self, doc: _Doc, at_text: str) -> tuple[dict[str, Any], str, str]:
+        return self.signing.sign(doc, at_text)
+
+
+# --- signing processes ---------------------------------------------------------------------------------
+#
+# Two signatures per licence are most of an import's CPU. One process signs on one
+# core, and a web worker's event loop would be busy signing instead of serving; so
+# large chunks are signed by a small pool of processes (``SIGNING_PROCESSES``,
+# started on first use from a clean fork server). They receive the seal by
+# reference (``SealSpec``: the private key still encrypted) and the deployment key
+# that opens it, as the web worker itself holds it; a key store other than the
+# software one (a hardware module) signs in the web worker instead. Any failure of
+# the pool falls back to signing here.
+
+SIGNING_PROCESSES = max(1, (os.cpu_count() or 2) - 1)
+POOL_MIN_ROWS = 200  # smaller chunks are signed in the process (the round trip is not worth it)
+_pools: dict[int, Any] = {}
+_child_signings: dict[str, Signing] = {}
+
+
+def _child_init(kek: bytes) -> None:
+    crypto.configure_keystore(crypto.SoftwareKeyStore(kek))
+
+
+def _child_sign(
+    spec: SealSpec, docs: list[tuple[Any, ...]], at_text: str
+) -> list[tuple[str, str, str]]:
+    signing = _child_signings.get(spec.key_id)
+    if signing is None:
+        signer = crypto.keystore().signer(
+            algorithm=spec.algorithm,
+            key_id=spec.key_id,
+            private_key_enc=spec.private_key_enc,
+            key_ref=spec.key_ref,
+        )
+        signing = _child_signings[spec.key_id] = Signing(spec, signer)
+    return signing.sign_texts(
+        [_Doc(**dict(zip(_Doc.__slots__, d, strict=True))) for d in docs], at_text
+    )
+
+
+def _signing_pool() -> Any:
+    """This process's signing pool, or None when signing stays here."""
+    if SIGNING_PROCESSES < 1 or not isinstance(crypto.keystore(), crypto.SoftwareKeyStore):
+        return None
+    pid = os.getpid()  # a forked web worker makes its own
+    pool = _pools.get(pid)
+    if pool is None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        from tongban.licences import config
+
+        s = config.settings()
+        kek = crypto.derive_kek(
+            dedicated=s.licence_key_encryption_key, secret_key=s.resolved_secret_key()
+        )
+        if not _pools:
+            import atexit
+
+            atexit.register(_shutdown_pools)
+        pool = _pools[pid] = ProcessPoolExecutor(
+            max_workers=SIGNING_PROCESSES,
+            mp_context=multiprocessing.get_context("forkserver"),
+            initializer=_child_init,
+            initargs=(kek,),
+        )
+    return pool
+
+
+def _shutdown_pools() -> None:
+    for pool in _pools.values():
+        pool.shutdown(wait=False, cancel_futures=True)
+    _pools.clear()
+
+
+async def sign_all(sealer: Sealer, docs: list[_Doc], at_text: str) -> list[tuple[str, str, str]]:
+    """Sign a chunk's licences: in the signing processes when it is large, else here
+    (yielding to the event loop now and then, so other requests keep moving)."""
+    pool = _signing_pool() if len(docs) >= POOL_MIN_ROWS else None
+    if pool is not None:
+        spec = sealer.signing.spec
+        parts = max(1, SIGNING_PROCESSES)
+        size = -(-len(docs) // parts)
+        slices = [docs[k : k + size] for k in range(0, len(docs), size)]
+        loop = asyncio.get_running_loop()
+        try:
+            results = await asyncio.gather(
+                *(
+                    loop.run_in_executor(
+                        pool,
+                        _child_sign,
+                        spec,
+                        [tuple(getattr(d, f) for f in _Doc.__slots__) for d in part],
+                        at_text,
+                    )
+                    for part in slices
+                )
+            )
+            return [r for part in results for r in part]
+        except Exception:
+            log.exception("signing processes failed; signing in the web worker")
+            _pools.pop(os.getpid(), None)
+    out: list[tuple[str, str, str]] = []
+    for k in range(0, len(docs), YIELD_EVERY):
+        out += sealer.signing.sign_texts(docs[k : k + YIELD_EVERY], at_text)
+        await asyncio.sleep(
+            0
+        )  # one holding the region's audit chain head reaches its commit sooner
+    return out
 
 
 # --- writing -----------------------------------------------------------------------------------------------
@@ -985,34 +1132,35 @@ async def import_chunk(
     reason = f"证照汇聚：{target.file_name}"[:900]
     licences: list[list[Any]] = []
     history: list[list[Any]] = []
-    for k, r in enumerate(todo):
-        if k % YIELD_EVERY == YIELD_EVERY - 1:
-            # Let other requests on this event loop run between slices of signing: one
-            # holding the region's audit chain head reaches its commit sooner, so
-            # concurrent imports do not queue behind a whole chunk's signatures.
-            await asyncio.sleep(0)
+    docs: list[_Doc] = []
+    serials: list[str] = []
+    for r in todo:
         serial = f"{serial_head}{r.row:07d}"
-        ident = idents.make(serial)
-        doc = _Doc(
-            name=name,
-            type_name=lt_name,
-            type_code=lt_code,
-            number=r.number,
-            identifier=ident,
-            version=1,
-            issuer_name=dept_name,
-            issuer_code=dept_code,
-            issued_on=r.issued_on,
-            holder_name=r.holder_name,
-            holder_code=r.holder_code,
-            holder_code_type=code_type,
-            valid_from=r.valid_from,
-            valid_until=r.valid_until,
-            region_code=region,
-            data=r.data,
+        serials.append(serial)
+        docs.append(
+            _Doc(
+                name=name,
+                type_name=lt_name,
+                type_code=lt_code,
+                number=r.number,
+                identifier=idents.make(serial),
+                version=1,
+                issuer_name=dept_name,
+                issuer_code=dept_code,
+                issued_on=r.issued_on,
+                holder_name=r.holder_name,
+                holder_code=r.holder_code,
+                holder_code_type=code_type,
+                valid_from=r.valid_from,
+                valid_until=r.valid_until,
+                region_code=region,
+                data=r.data,
+            )
         )
-        sig, digest_hex, qr = sealer.sign(doc, at_text)
-        data_text, sig_text = _dumps(r.data), _dumps(sig)
+    signed = await sign_all(sealer, docs, at_text)
+    for r, doc, serial, (sig_text, digest_hex, qr) in zip(todo, docs, serials, signed, strict=True):
+        ident = doc.identifier
+        data_text = _dumps(r.data)
         holder_id = holders.get(r.holder_code)
         licences.append(
             [
@@ -1364,11 +1512,30 @@ async def import_file(
                 tg.create_task(worker())
     report.seconds = time.perf_counter() - t0
     async with session_scope(maker) as session:
+        # Counted from what is stored: after a resume, chunks committed past the
+        # checkpoint were gone through again (and skipped), so the running counts
+        # would count them twice.
+        report.imported = await _written_by(session, target)
+        report.skipped = report.total - report.imported
         job = await session.get(LicenceImport, job_id)
         assert job is not None
         job.status = "done"
         _finish(job, report, next_row=state["checkpoint"])
     return report
+
+
+async def _written_by(session: AsyncSession, target: Target) -> int:
+    """Licences a batch wrote: their 流水号 start with H<batch>R."""
+    stmt = (
+        select(func.count())
+        .select_from(Licence)
+        .where(
+            Licence.type_code == target.lt.code,
+            Licence.issuer_code == target.dept.credit_code,
+            Licence.serial.startswith(f"H{target.job_id:06d}R", autoescape=True),
+        )
+    )
+    return int((await session.execute(stmt)).scalar() or 0)
 
 
 async def get_import(session: AsyncSession, actor: Actor, import_id: int) -> LicenceImport:
