@@ -12,7 +12,7 @@ def test_data_images_render_and_outside_urls_are_never_fetched():
     hits = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             hits.append(self.path)
             self.send_response(404)
             self.end_headers()

@@ -8,7 +8,12 @@ from sqlalchemy import select
 from tests import builders
 from tests.catalogue.helpers import admin, base_code, fields, published_impl, published_item
 from tongban.catalogue import service
-from tongban.catalogue.models import CatalogueChange, ImplementationTheme, ImplementationVersion, ItemVersion
+from tongban.catalogue.models import (
+    CatalogueChange,
+    ImplementationTheme,
+    ImplementationVersion,
+    ItemVersion,
+)
 from tongban.core.errors import Conflict, PermissionDenied, ValidationFailed
 from tongban.identity.service import actor_for_account
 
