@@ -121,3 +121,12 @@ async def test_submit_body_errors_are_reported_per_field(world, client):
     assert any(p["name"] == "Idempotency-Key" for p in doc["parameters"])
     client.cookies.clear()
     assert client.post("/api/v1/cases", json={"implementation_id": impl_id}, headers=h).status_code == 401
+
+
+async def test_api_refuses_a_claimed_licence_replacement(world, client):
+    impl_id, name, number = world
+    builders.login(client, "applicant1")
+    body = {"implementation_id": impl_id, "form_data": _form(name, number),
+            "materials": [{"name": "营业执照", "replaced_by": "licence:1"}]}
+    r = client.post("/api/v1/cases", json=body, headers={"Idempotency-Key": "claim-0000001"})
+    assert r.status_code == 422 and r.json()["code"] == "replaced_by_not_allowed"

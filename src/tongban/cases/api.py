@@ -170,6 +170,12 @@ async def submit(request: Request, session: DB, actor: CurrentActor) -> ORJSONRe
     idempotency_key = request.headers.get("idempotency-key")
     if not idempotency_key:
         raise ValidationFailed("请在请求头中提供 Idempotency-Key，以免重复提交", code="idempotency_key_required")
+    if any(isinstance(m, dict) and m.get("replaced_by") for m in body.materials):
+        # A material is replaced by a licence only through the holder's consent
+        # (POST /api/v1/me/licence-applications checks the licence is theirs).
+        raise ValidationFailed(
+            "以电子证照替代材料须通过用证授权办理（/api/v1/me/licence-applications）", code="replaced_by_not_allowed"
+        )
     case, created = await service.submit(
         session, actor, implementation_id=body.implementation_id, form_data=body.form_data, idempotency_key=idempotency_key,
         channel=body.channel, enterprise_id=body.enterprise_id, applicant_person_id=body.applicant_person_id,

@@ -839,10 +839,13 @@ def _shutdown_pools() -> None:
     _pools.clear()
 
 
-async def sign_all(sealer: Sealer, docs: list[_Doc], at_text: str) -> list[tuple[str, str, str]]:
-    """Sign a chunk's licences: in the signing processes when it is large, else here
-    (yielding to the event loop now and then, so other requests keep moving)."""
-    pool = _signing_pool() if len(docs) >= POOL_MIN_ROWS else None
+async def sign_all(
+    sealer: Sealer, docs: list[_Doc], at_text: str, *, processes: bool = True
+) -> list[tuple[str, str, str]]:
+    """Sign a chunk's licences: in the signing processes when it is large (and
+    ``processes``), else here, yielding to the event loop now and then so other
+    requests keep moving."""
+    pool = _signing_pool() if processes and len(docs) >= POOL_MIN_ROWS else None
     if pool is not None:
         spec = sealer.signing.spec
         parts = max(1, SIGNING_PROCESSES)
@@ -888,6 +891,10 @@ class Target:
     sealer: Sealer
     file_name: str = ""
     job_id: int | None = None  # the batch (LicenceImport): part of each imported licence's 流水号
+    # The command line signs large chunks in the signing processes; a web request signs in
+    # its worker (measured: the round trips cost a web worker more than they save it,
+    # with a web worker per core already).
+    sign_in_processes: bool = False
 
     @classmethod
     async def load(
@@ -1157,7 +1164,7 @@ async def import_chunk(
                 data=r.data,
             )
         )
-    signed = await sign_all(sealer, docs, at_text)
+    signed = await sign_all(sealer, docs, at_text, processes=target.sign_in_processes)
     for r, doc, serial, (sig_text, digest_hex, qr) in zip(todo, docs, serials, signed, strict=True):
         ident = doc.identifier
         data_text = _dumps(r.data)
@@ -1456,6 +1463,7 @@ async def import_file(
             report.imported, report.skipped = job.imported, job.skipped
         job_id, start_row = job.id, job.next_row
     report.job_id = target.job_id = job_id
+    target.sign_in_processes = True
     report.error_count = 0
     report.total = total
     if kept is None:  # read the file again rather than hold every row
