@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import and_, bindparam, func, select
@@ -28,10 +27,10 @@ from tongban.cases.models import (
 from tongban.catalogue.models import ImplementationVersion
 from tongban.core import scope
 from tongban.core.clock import now
-from tongban.core.errors import AppError, NotAuthenticated, ValidationFailed
+from tongban.core.errors import AppError, NotAuthenticated, ValidationFailed, field_errors
 from tongban.core.identifiers import mask_phone, mask_resident_id
 from tongban.identity.access import Actor
-from tongban.web.app import ORJSONResponse, _validation_details
+from tongban.web.app import ORJSONResponse
 from tongban.web.deps import DB, CurrentActor, read_actor
 
 router = APIRouter(tags=["办件"])
@@ -142,7 +141,7 @@ def _invalid(errors: list[dict[str, Any]]) -> AppError:
     handler), raised directly: the same answer whether FastAPI or a hot route
     (web.app.HotRoutes, which answers AppErrors only) serves the endpoint."""
     return AppError("提交的内容不符合要求，请检查后重新提交", code="validation_failed", status=422,
-                    details=_validation_details(RequestValidationError(errors)))
+                    details=field_errors(errors))
 
 
 async def _submit_body(request: Request) -> SubmitBody:

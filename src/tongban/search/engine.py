@@ -85,12 +85,11 @@ def discover_providers() -> list[str]:
                 loaded.append(name)
             except Exception:  # a broken provider must not take search down
                 log.exception("search provider %s failed to import", name)
-    # Extra provider modules named in the environment (comma-separated): the
-    # search benchmark's generated entries, or a deployment's own providers.
-    # TODO(settings owner): move into core.settings.Settings as search_provider_modules.
-    for name in filter(
-        None, (m.strip() for m in os.environ.get("TONGBAN_SEARCH_PROVIDER_MODULES", "").split(","))
-    ):
+    # Extra provider modules (TONGBAN_SEARCH_PROVIDER_MODULES): the search
+    # benchmark's generated entries, or a deployment's own providers.
+    from tongban.core.settings import get_settings
+
+    for name in filter(None, (m.strip() for m in get_settings().search_provider_modules.split(","))):
         try:
             importlib.import_module(name)
             loaded.append(name)

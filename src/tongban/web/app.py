@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tongban.core import logging as tlog
 from tongban.core.db import create_engine, make_sessionmaker, ping
-from tongban.core.errors import AppError
+from tongban.core.errors import AppError, field_errors
 from tongban.core.settings import Settings, get_settings
 
 log = logging.getLogger("tongban.web")
@@ -183,39 +183,6 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or ("application/json" in request.headers.get("accept", "") and "text/html" not in request.headers.get("accept", ""))
 
 
-_FIELD_MSG = {
-    "missing": "必填项未填写",
-    "string_too_short": "内容太短",
-    "string_too_long": "内容太长",
-    "int_parsing": "应为整数",
-    "float_parsing": "应为数字",
-    "bool_parsing": "应为是或否",
-    "json_invalid": "请求内容不是有效的 JSON",
-    "model_attributes_type": "请求内容格式错误",
-    "dict_type": "请求内容格式错误",
-    "string_type": "应为文本",
-    "int_type": "应为整数",
-    "literal_error": "取值不在允许范围内",
-    "enum": "取值不在允许范围内",
-    "greater_than_equal": "数值太小",
-    "less_than_equal": "数值太大",
-    "string_pattern_mismatch": "格式不正确",
-    "value_error": "取值无效",
-    "extra_forbidden": "包含不允许的字段",
-}
-
-
-def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
-    out = []
-    for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        msg = _FIELD_MSG.get(err.get("type", ""), "取值无效")
-        if err.get("type") == "value_error" and err.get("ctx", {}).get("error"):
-            msg = str(err["ctx"]["error"])
-        out.append({"field": ".".join(loc), "message": msg})
-    return out
-
-
 def install_error_handlers(app: FastAPI) -> None:
     from tongban.web.render import render_error
 
@@ -226,7 +193,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         err = AppError("提交的内容不符合要求，请检查后重新提交", code="validation_failed", status=422,
-                       details=_validation_details(exc))
+                       details=field_errors(exc.errors()))
         return await app_error(request, err)
 
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
