@@ -11,8 +11,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from pydantic import BaseModel, Field
+from pydantic import ValidationError as PydanticValidationError
+from starlette.routing import Route
 
-from tongban.core.errors import NotAuthenticated, PermissionDenied, ValidationFailed
+from tongban.core.errors import NotAuthenticated, PermissionDenied, ValidationFailed, field_errors
 from tongban.identity.access import Actor
 from tongban.search import service
 from tongban.search.engine import get_engine
@@ -158,6 +161,17 @@ async def search(request: Request) -> ORJSONResponse:
     )
 
 
+def hot_routes() -> list[Route]:
+    """``GET /search`` and ``/search/suggest`` ahead of FastAPI's stack
+    (``web.app.HotRoutes``): both already read their parameters by hand and
+    open no session; the router walk and middleware cost ~0.2 ms a request,
+    a third of a search at 100,000 entries."""
+    return [
+        Route("/api/v1/search", search, methods=["GET"], name="search_hot"),
+        Route("/api/v1/search/suggest", suggest_hot, methods=["GET"], name="search_suggest_hot"),
+    ]
+
+
 @router.get(
     "/search/suggest", summary="输入提示（按标题和拼音前缀）", response_model=SuggestPageRead
 )
@@ -167,6 +181,30 @@ async def suggest(
     kind: Kind = None,
     limit: Annotated[int, Query(ge=1, le=20)] = 8,
 ) -> ORJSONResponse:
+    return await _suggest(request, q, kind, limit)
+
+
+class _SuggestParams(BaseModel):
+    q: str = Field("", max_length=50)
+    kind: str | None = Field(None, pattern="^(item|guide|faq)$")
+    limit: int = Field(8, ge=1, le=20)
+
+
+async def suggest_hot(request: Request) -> ORJSONResponse:
+    """``suggest`` as a hot route: the same parameters, limits and errors
+    (validated by one model, translated by ``field_errors``)."""
+    params = request.query_params
+    raw = {k: params[k] for k in ("q", "kind", "limit") if k in params}
+    try:
+        p = _SuggestParams.model_validate(raw)
+    except PydanticValidationError as exc:
+        raise ValidationFailed(
+            "提交的内容不符合要求，请检查后重新提交", details=field_errors(exc.errors())
+        ) from None
+    return await _suggest(request, p.q, p.kind, p.limit)
+
+
+async def _suggest(request: Request, q: str, kind: str | None, limit: int) -> ORJSONResponse:
     found = await service.suggest(get_engine(request.app), q=q, kind=kind, limit=limit)
     return ORJSONResponse({"query": q, "suggestions": [{"title": t, "kind": k} for t, k in found]})
 

@@ -172,10 +172,12 @@ def hot_routes() -> list[Route]:
         })
 
     from tongban.licences import api as licences_api
+    from tongban.search import api as search_api
 
     return [
         Route("/api/v1/me/records", my_records, methods=["GET"], name="my_records_hot"),
         *licences_api.hot_routes(),
+        *search_api.hot_routes(),
     ]
 
 
