@@ -1,27 +1,26 @@
 """``search``: GET /api/v1/search over 100,000 implementation entries.
 
-The entries are generated from the 1,135 real item names of 广安区 spread over
-every county of the region tree (``_search_docs``; nothing is inserted: the
-server indexes them through a bench-only provider it imports via
-``TONGBAN_SEARCH_PROVIDER_MODULES``, until the catalogue registers its own).
-Each client sends a mix of what people type — names and their words,
-traditional characters, pinyin and initials, colloquial phrases, a homophone
-typo — each with the region of a random county (region ranking on).
+The entries are real rows: the 1,135 real items of 广安区 imported through
+the catalogue import and copied over every county of the region tree
+(``_search_docs.load``, before the server starts); the server indexes them
+through the catalogue's own search provider, as in production. Each client
+sends a mix of what people type — names and their words, traditional
+characters, pinyin and initials, colloquial phrases, a homophone typo — each
+with the region of a random county (region ranking on).
 
 The first client's setup asks ``GET /api/v1/search/status``, which builds the
-index (untimed) and reports the build time and the server's memory before and
-after it.
+index (untimed) and reports the build time — reading the 100,000 entries and
+their documents included — and the server's memory before and after it.
 
 Ceiling: the same queries answered in this process by the same index code
-(``Snapshot.search``), no HTTP: what one core gives when nothing else runs.
-Also reported: the uncached ("cold") cost of a query, the snapshot's query
-cache cleared before each one.
+(``Snapshot.search``, the index built here from the same rows), no HTTP: what
+one core gives when nothing else runs. Also reported: the uncached ("cold")
+cost of a query, the snapshot's query cache cleared before each one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import sys
 import time
@@ -30,7 +29,6 @@ from urllib.parse import urlencode
 from bench.client import HTTPConnection, Request
 from bench.workloads import Ceiling, Context, Workload
 
-PROVIDER_MODULE = "bench.workloads._search_docs"
 PER_CLIENT = 200
 
 
@@ -42,9 +40,14 @@ class Search(Workload):
 
         if not _search_docs.ITEMS_CSV.exists():
             raise SystemExit(f"shared data absent: {_search_docs.ITEMS_CSV}")
-        ctx.env["TONGBAN_SEARCH_PROVIDER_MODULES"] = PROVIDER_MODULE
-        ctx.env["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [ctx_repo(), ctx.env.get("PYTHONPATH", "")])
+        t = time.perf_counter()
+        loaded = _search_docs.load(ctx)
+        ctx.state["loaded"] = loaded
+        print(
+            f"[bench] entries: {loaded['published_entries']} published in {loaded['counties']} counties "
+            f"({loaded['imported']} imported, {loaded['copied']} copied, "
+            f"{loaded['departments_created']} departments) in {time.perf_counter() - t:.1f} s",
+            file=sys.stderr,
         )
         ctx.state["queries"] = _search_docs.queries()
         ctx.state["counties"] = counties_of(ctx)
@@ -84,12 +87,11 @@ class Search(Workload):
         return out
 
     async def ceiling(self, ctx: Context, clients: int, seconds: float) -> Ceiling:
-        from bench.workloads import _search_docs
         from tongban.core.db import create_engine, make_sessionmaker
         from tongban.core.settings import Settings
-        from tongban.search.engine import SearchEngine, register_provider
+        from tongban.search.engine import SearchEngine, discover_providers
 
-        register_provider("item", _search_docs.bench_items)
+        discover_providers()
         settings = Settings(
             data_dir=ctx.data_dir, database_url=ctx.database_url, embedded_worker=False
         )
@@ -123,7 +125,11 @@ class Search(Workload):
         lat.sort()
         cold.sort()
         status = ctx.state.get("status", {})
+        loaded = ctx.state.get("loaded", {})
         notes = [
+            f"entries: {loaded.get('published_entries')} published ({loaded.get('imported')} imported through "
+            f"the catalogue import in {loaded.get('import_seconds')} s, {loaded.get('copied')} copied to "
+            f"{loaded.get('counties')} counties; load {loaded.get('total_seconds')} s)",
             f"server index: {status.get('documents')} documents ({status.get('groups')} distinct texts), "
             f"built in {status.get('build_seconds')} s; server memory {status.get('rss_before_build_mb')} MB before "
             f"the build, {status.get('rss_after_build_mb')} MB after",
@@ -138,12 +144,6 @@ class Search(Workload):
             what="Snapshot.search(q, region) in process, no HTTP (the same queries)",
             notes=notes,
         )
-
-
-def ctx_repo() -> str:
-    from pathlib import Path
-
-    return str(Path(__file__).resolve().parents[2])
 
 
 def counties_of(ctx: Context) -> list[str]:

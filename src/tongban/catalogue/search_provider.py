@@ -32,15 +32,21 @@ _STMT = (
 )
 
 
-def body_of(fields: dict, department: str) -> str:
-    """What a guide says in words people search with: summary, conditions, materials, result, keywords."""
+def body_of(fields: dict) -> str:
+    """What a guide says in words people search with: summary, conditions,
+    materials, result, keywords.
+
+    Not the department: the index adds the department's words itself, without
+    its place (``index._dept_words``), so that the entries of one item across
+    counties share one text and are scored once (a group); with the county's
+    department name in the body, 100,000 entries made 99,959 groups and a
+    search took a second (the ``search`` benchmark, which loads real entries)."""
     parts = [
         fields.get("summary") or "",
         " ".join(fields.get("keywords") or []),
         (fields.get("result") or {}).get("name") or "",
         "、".join(m.get("name", "") for m in fields.get("materials") or []),
         (fields.get("conditions") or "")[:300],
-        department,
     ]
     return " ".join(p for p in parts if p)
 
@@ -52,7 +58,7 @@ async def implementation_documents(session: AsyncSession) -> list[SearchDocument
             kind="item",
             key=impl_code,
             title=name,
-            body=body_of(fields or {}, dept),
+            body=body_of(fields or {}),
             region_code=region,
             department=dept,
             url=f"/guide/{impl_id}",

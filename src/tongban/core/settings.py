@@ -118,7 +118,7 @@ class Settings(BaseSettings):
             "licence change."
         ),
     )
-    search_provider_modules: str = Field("", description="Extra modules (comma-separated) that register search providers, besides every package's `search_provider.py` (the search benchmark's generated entries, or a deployment's own).")
+    search_provider_modules: str = Field("", description="Extra modules (comma-separated) that register search providers, besides every package's `search_provider.py` (a deployment's own, e.g. a departmental system's documents).")
     media_max_mb: int = Field(20, ge=1, le=500, description="Largest uploaded file (blank forms, samples, case materials), in MB.")
     log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
     log_json: bool = Field(True, description="Write logs as one JSON object per line.")

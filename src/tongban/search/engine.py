@@ -85,8 +85,8 @@ def discover_providers() -> list[str]:
                 loaded.append(name)
             except Exception:  # a broken provider must not take search down
                 log.exception("search provider %s failed to import", name)
-    # Extra provider modules (TONGBAN_SEARCH_PROVIDER_MODULES): the search
-    # benchmark's generated entries, or a deployment's own providers.
+    # Extra provider modules (TONGBAN_SEARCH_PROVIDER_MODULES): a
+    # deployment's own providers.
     from tongban.core.settings import get_settings
 
     for name in filter(None, (m.strip() for m in get_settings().search_provider_modules.split(","))):
