@@ -51,3 +51,27 @@ async def test_entries_of_one_item_share_a_group(session, sessionmaker_) -> None
     # the department's words are still searched, and the searcher's county comes first
     hits = snap.search("市场监督管理局", region=b.SHIZHONG).hits
     assert [hit.doc.url for hit in hits[:2]] == [f"/guide/{shizhong.id}", f"/guide/{lixia.id}"]
+
+
+def test_department_words_drop_the_place_only() -> None:
+    from tongban.search.faq import Gazetteer
+    from tongban.search.index import _dept_words
+
+    gaz = Gazetteer(
+        [
+            ("370000000000", "山东省", 1, None),
+            ("370100000000", "济南市", 2, "370000000000"),
+            ("370102000000", "历下区", 3, "370100000000"),
+            ("370103000000", "市中区", 3, "370100000000"),
+            ("421000000000", "荆州市", 2, None),
+            ("421022000000", "公安县", 3, "421000000000"),
+        ]
+    )
+    longest = max(map(len, gaz.names))
+    cache: dict[str, str] = {}
+    assert _dept_words("济南市历下区市场监督管理局", gaz, cache, longest) == "市场监督管理局"
+    assert _dept_words("市中区市场监督管理局", gaz, cache, longest) == "市场监督管理局"
+    assert _dept_words("济南市公安局", gaz, cache, longest) == "公安局"  # 公安 is also a county
+    assert _dept_words("公安县公安局", gaz, cache, longest) == "公安局"
+    assert _dept_words("區經信局", gaz, cache, longest) == "区经信局"  # traditional, no place
+    assert _dept_words("", gaz, cache, longest) == ""
