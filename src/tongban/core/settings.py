@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     outbox_backoff_seconds: float = Field(2.0, gt=0, description="First retry delay; doubles each attempt (capped at one hour).")
     outbox_batch_size: int = Field(50, ge=1, le=1000, description="Events claimed per worker poll.")
     outbox_poll_seconds: float = Field(1.0, gt=0, description="Worker poll interval when idle.")
+    outbox_retention_days: int = Field(
+        30, ge=0, le=3650,
+        description="Delivered outbox deliveries older than this many days are deleted by the daily job `core.outbox_purge` (the events themselves are kept); 0 keeps them forever. Failed and pending deliveries are never deleted.",
+    )  # fmt: skip
     leader_lease_seconds: int = Field(30, ge=5, le=3600, description="Lease of the scheduler leader; another worker takes over after it lapses.")
 
     # --- operations --------------------------------------------------------
