@@ -123,6 +123,13 @@ def _keep(heap: list[float], score: float, n: int) -> None:
         heapq.heapreplace(heap, score)
 
 
+def _union(sets: Iterable[frozenset[int] | None]) -> frozenset[int] | set[int]:
+    found = [x for x in sets if x]
+    if len(found) == 1:
+        return found[0]
+    return set().union(*found)
+
+
 def _region_chain(code: str | None) -> frozenset[str]:
     if not code:
         return frozenset()
@@ -282,6 +289,11 @@ class Snapshot:
             ]
             grp.provinces = frozenset(c[:2] for c in grp.by_region)
         self.group_size = [len(grp.docs) for grp in self.groups]
+        region_groups: dict[str, set[int]] = defaultdict(set)
+        for g, grp in enumerate(self.groups):
+            for code in grp.by_region:
+                region_groups[code].add(g)
+        self.region_groups = {c: frozenset(gs) for c, gs in region_groups.items()}
         self.boost = [1.0 + POP_W * math.log1p(grp.popularity) for grp in self.groups]
         self.kind_groups: dict[str, frozenset[int]] = {}
         by_kind: dict[str, set[int]] = defaultdict(set)
@@ -349,6 +361,9 @@ class Snapshot:
         self.title_group = [titles[t] for t in self.title_keys]
         self._title_choices: list[str] | None = None
         self._cache: OrderedDict[tuple[str, str | None], Any] = OrderedDict()
+        self._top_cache: dict[tuple[str, str | None], tuple[int, list[tuple[float, int]]]] = {}
+        self._boost_epoch = 0
+        self.doc_province = [(d.region_code or NATIONAL)[:2] for d in self.docs]
 
         # FAQ knowledge base.
         faq_rows = [
@@ -534,8 +549,17 @@ class Snapshot:
         top_raw, total, shown, highlight, corrected, far = self._analysed(q, kind)
         chain = _region_chain(region)
         province = next(iter(sorted(c for c in chain if c != NATIONAL)), "")[:2] if chain else ""
-        boost = self.boost
-        top = sorted(((s * boost[g], g) for g, s in top_raw), reverse=True)
+        # the groups by boosted score: cached with the text analysis's key
+        # until a click changes a boost (``add_click``)
+        cached = self._top_cache.get((q, kind))
+        if cached is not None and cached[0] == self._boost_epoch:
+            top = cached[1]
+        else:
+            boost = self.boost
+            top = sorted(((s * boost[g], g) for g, s in top_raw), reverse=True)
+            if len(self._top_cache) >= QUERY_CACHE:
+                self._top_cache.clear()
+            self._top_cache[(q, kind)] = (self._boost_epoch, top)
         # Expand groups into entries, best group first, until the page is
         # settled: no entry of a later group can beat the page's last entry
         # (an entry scores at most its group's score).
@@ -543,10 +567,20 @@ class Snapshot:
         ranked: list[tuple[float, int]] = []
         best: list[float] = []  # min-heap of the ``need`` best entry scores
         docs = self.docs
+        doc_province = self.doc_province
+        chain_groups: frozenset[int] | set[int] | None = None  # groups with an entry in the chain
         for s, g in top:
             full = len(best) >= need
             if full and best[0] >= s:
                 break
+            if chain and full and best[0] >= s * SAME_PROVINCE:
+                # From here on only a group with an entry in the searcher's own
+                # region or above can make the page; the others are skipped
+                # by one set lookup (at 100,000 entries most groups are).
+                if chain_groups is None:
+                    chain_groups = _union(self.region_groups.get(c) for c in chain)
+                if g not in chain_groups:
+                    continue
             grp = self.groups[g]
             if chain:
                 seen: set[int] = set()
@@ -566,7 +600,7 @@ class Snapshot:
                 for i in grp.reps:
                     if i in seen:
                         continue
-                    f = SAME_PROVINCE if docs[i].region_code[:2] == province else ELSEWHERE
+                    f = SAME_PROVINCE if doc_province[i] == province else ELSEWHERE
                     ranked.append((s * f, i))
                     _keep(best, s * f, need)
             else:
@@ -692,6 +726,7 @@ class Snapshot:
             g = self.doc_group[i]
             self.groups[g].popularity += 1.0
             self.boost[g] = 1.0 + POP_W * math.log1p(self.groups[g].popularity)
+            self._boost_epoch += 1
 
     def title_of(self, kind: str, key: str) -> str | None:
         i = self.doc_index.get((kind, key))
