@@ -17,7 +17,9 @@ email format checks), the acceptance due date in working days, the case
 number (counter per region and day), the case row, the trail (服务轨迹), the
 applicant's inbox notification, two outbox events (``case.submit``,
 ``case.notified``) and the audit entry chained to its region's head — one
-transaction, committed before the response.
+transaction, committed before the response. The request is served by the
+hot route (``cases.submit_hot``: the driver path for a person's own plain
+submission, the FastAPI endpoint's code for anything else).
 
 Clients are spread round the 16 implementations, so over four regions: four
 audit chain heads and four case-number counters, each shared by 8 clients.

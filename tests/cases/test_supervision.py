@@ -84,3 +84,53 @@ async def test_supervision_notice_issue_reply_close_and_scope(session):
     with pytest.raises(NotFound):
         await supervision.issue_notice(session, far_sup, department_id=impl.department_id, content="越权督办内容测试")
     assert [x.id for x in await supervision.list_notices(session, head)] == [n.id]
+
+
+async def test_sweep_in_batches_writes_only_changes_in_case_order(session, settings):
+    """Small batches over cases of both swept states, interleaved by id: the
+    same cards and events, in case order, as one pass over every case; loaded
+    cases see their new colour; a case that left the swept states loses its
+    card; a second sweep writes nothing."""
+    from sqlalchemy import update
+
+    from tongban.cases.models import Case
+    from tongban.core.db import create_engine, make_sessionmaker
+    from tongban.core.outbox import OutboxEvent
+
+    impl, person, applicant, clerk, _approver, _head, _sup = await _world(session)
+    with freeze(dt.datetime(2024, 11, 4, 10, tzinfo=CST)):  # Monday: accept due 11-11, decision due 11-18
+        cases = [
+            (await service.submit(session, applicant, implementation_id=impl.id, form_data=form_for(person),
+                                  idempotency_key=f"batch-{i:04d}"))[0]
+            for i in range(7)
+        ]  # fmt: skip
+        for i in (1, 2, 4):
+            await service.transition(session, clerk, cases[i].id, "accept")
+        await service.transition(session, applicant, cases[6].id, "withdraw", {"reason": "不再需要"})
+    await session.execute(update(Case).where(Case.id == cases[6].id).values(alert="red"))  # a stale card
+    await session.commit()
+    with freeze(dt.datetime(2024, 11, 15, 10, tzinfo=CST)):  # submitted: overdue; reviewing: one working day left
+        changed = await supervision.sweep(session, batch=2)
+        await session.commit()
+    assert changed == {"yellow": 3, "red": 3, "cleared": 0, "unknown_year": 0}
+    expected = [(c.id, "yellow", "due_soon") if i in (1, 2, 4) else (c.id, "red", "accept_overdue")
+                for i, c in enumerate(cases[:6])]  # fmt: skip
+    cards = (await session.execute(
+        select(SupervisionCard.case_id, SupervisionCard.colour, SupervisionCard.rule).order_by(SupervisionCard.id)
+    )).all()  # fmt: skip
+    assert cards == expected
+    events = (await session.execute(
+        select(OutboxEvent.payload).where(OutboxEvent.name == "case.alert").order_by(OutboxEvent.id)
+    )).scalars().all()  # fmt: skip
+    assert [(e["case_id"], e["colour"], e["rule"]) for e in events] == expected
+    assert [c.alert for c in cases] == ["red", "yellow", "yellow", "red", "yellow", "red", ""]  # loaded objects follow
+    engine = create_engine(settings)
+    try:
+        async with make_sessionmaker(engine)() as fresh:
+            stored = (await fresh.execute(select(Case.id, Case.alert).order_by(Case.id))).all()
+        assert [a for _i, a in stored] == ["red", "yellow", "yellow", "red", "yellow", "red", ""]
+    finally:
+        await engine.dispose()
+    with freeze(dt.datetime(2024, 11, 15, 11, tzinfo=CST)):
+        assert await supervision.sweep(session, batch=2) == {"yellow": 0, "red": 0, "cleared": 0, "unknown_year": 0}
+    assert len((await session.execute(select(SupervisionCard.id))).all()) == 6

@@ -321,7 +321,10 @@ async def list_cases(request: Request) -> ORJSONResponse:
     return ORJSONResponse(page)
 
 
-async def _list_page(conn: Any, actor: Actor, f: CaseFilters) -> dict[str, Any]:
+def page_parameters(f: CaseFilters) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The filters a page uses (``_FILTERS`` names, in order) and their bound
+    values; refuses an unknown queue or state (also for the hot route,
+    ``cases.worklist_hot``)."""
     if f.queue and f.queue not in QUEUES:
         raise ValidationFailed("未知的队列", code="queue_invalid")
     if f.state and f.state not in lifecycle.STATES:
@@ -346,6 +349,11 @@ async def _list_page(conn: Any, actor: Actor, f: CaseFilters) -> dict[str, Any]:
     if f.before:
         params["before"] = f.before
     names = tuple(n for n in _FILTERS if n in params or (n == "region" and "region_lo" in params))
+    return names, params
+
+
+async def _list_page(conn: Any, actor: Actor, f: CaseFilters) -> dict[str, Any]:
+    names, params = page_parameters(f)
     stmt = _list_statement(conn.dialect.name, actor, f.queue or None, names, f.state or None, f.limit)
     rows = (await conn.execute(stmt, params)).all()
     items = [_row_summary(r) for r in rows[: f.limit]]

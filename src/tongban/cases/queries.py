@@ -14,10 +14,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case as sql_case
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongban.cases import api as cases_api
 from tongban.cases import lifecycle, service
 from tongban.cases.api import QUEUES
 from tongban.cases.models import (
@@ -103,20 +103,30 @@ async def get_cases(
     limit: int = PAGE,
     tz: str,
 ) -> tuple[list[Case], int | None]:
-    """One page of the cases the actor may see, newest first; and the cursor of the next page."""
-    stmt = _filtered(service.scope_cases(actor, select(Case)), f, tz=tz)
+    """One page of the cases the actor may see, newest first; and the cursor of the next page.
+
+    As the API's lists (``api._list_statement``): the page's ids first,
+    answered from an index wherever the filters allow, then those rows only
+    (a date range on PostgreSQL fenced, so its index is read and sorted
+    rather than the primary key walked back through every newer case)."""
+    ids = _filtered(service.scope_cases(actor, select(Case.id)), f, tz=tz)
     if before:
-        stmt = stmt.where(Case.id < before)
-    rows = list((await session.execute(stmt.order_by(Case.id.desc()).limit(limit + 1))).scalars())
+        ids = ids.where(Case.id < before)
+    if session.bind.dialect.name == "postgresql" and (f.submitted_from or f.submitted_to):
+        dated = ids.offset(0).subquery("dated")
+        page = select(dated.c.id).order_by(dated.c.id.desc()).limit(limit + 1).scalar_subquery()
+    else:
+        page = ids.order_by(Case.id.desc()).limit(limit + 1).scalar_subquery()
+    stmt = select(Case).where(Case.id.in_(page)).order_by(Case.id.desc())
+    rows = list((await session.execute(stmt)).scalars())
     return rows[:limit], rows[limit - 1].id if len(rows) > limit else None
 
 
 async def get_queue_counts(session: AsyncSession, actor: Actor) -> dict[str, dict[str, Any]]:
-    """The count of every workbench queue, in one scoped statement (the API's conditions)."""
-    cols = [
-        func.coalesce(func.sum(sql_case((cond, 1), else_=0)), 0) for _label, cond in QUEUES.values()
-    ]
-    row = (await session.execute(service.scope_cases(actor, select(*cols).select_from(Case)))).one()
+    """The count of every workbench queue: the statement ``GET /api/v1/cases/queues``
+    runs (a seek per queue in the partial count indexes, never a pass over
+    every case in scope)."""
+    row = (await session.execute(cases_api._count_statement(actor))).one()
     return {
         key: {"label": label, "count": int(n)}
         for (key, (label, _c)), n in zip(QUEUES.items(), row, strict=True)

@@ -45,7 +45,13 @@ from tongban.core.clock import local, now
 from tongban.core.db import lock_for_update
 from tongban.core.deadlines import Pause, due_at
 from tongban.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from tongban.core.outbox import OutboxEvent, record_deliveries_sync, record_events_sync
+from tongban.core.outbox import (
+    OutboxDelivery,
+    OutboxEvent,
+    handlers_for,
+    record_deliveries_sync,
+    record_events_sync,
+)
 from tongban.core.settings import get_settings
 from tongban.core.workdays import load_calendar
 from tongban.identity.access import Actor, can_act_for_enterprise
@@ -432,16 +438,39 @@ async def submit(
     clean, errors = forms.validate_submission(form, form_data or {})
     if errors:
         raise ValidationFailed("申请表填写有误，请修改后提交", code="form_invalid", details=errors)
+    values = new_case_values(
+        actor, await load_calendar(session), fields, clean, implementation_id=implementation_id, version_id=version_id,
+        department_id=department_id, region_code=impl_region, item_name=impl_name, person_id=person_id,
+        enterprise_id=enterprise_id, applicant_name=applicant_name, channel=channel, key=key,
+    )
+    case = await session.run_sync(_file, actor, values, materials or [], trail_data)
+    if case is None:
+        # a concurrent retry with the same key won the race: answer with its case
+        again = (
+            await session.execute(select(Case).where(Case.submitted_by == actor.account_id, Case.idempotency_key == key))
+        ).scalar_one_or_none()
+        if again is None:
+            raise Conflict("提交冲突，请稍后重试", code="submit_conflict")
+        return again, False
+    return case, True
+
+
+def new_case_values(
+    actor: Actor, cal: Any, fields: dict[str, Any], clean: dict[str, Any], *, implementation_id: int, version_id: int,
+    department_id: int | None, region_code: str, item_name: str, person_id: int | None, enterprise_id: int | None,
+    applicant_name: str, channel: str, key: str,
+) -> dict[str, Any]:
+    """Every column of a new case but its id and number, as ``submit`` files it
+    (also the hot route, ``cases.submit_hot``)."""
     at = now()
-    cal = await load_calendar(session)
     limit = fields["promised_limit"]
     steps = review_steps(fields)
-    values: dict[str, Any] = {
+    return {
         "implementation_id": implementation_id,
         "implementation_version_id": version_id,
         "department_id": department_id,
-        "region_code": impl_region,
-        "item_name": impl_name,
+        "region_code": region_code,
+        "item_name": item_name,
         "applicant_person_id": person_id,
         "applicant_enterprise_id": enterprise_id,
         "applicant_name": applicant_name,
@@ -473,16 +502,6 @@ async def submit(
         "created_at": at,
         "updated_at": at,
     }
-    case = await session.run_sync(_file, actor, values, materials or [], trail_data)
-    if case is None:
-        # a concurrent retry with the same key won the race: answer with its case
-        again = (
-            await session.execute(select(Case).where(Case.submitted_by == actor.account_id, Case.idempotency_key == key))
-        ).scalar_one_or_none()
-        if again is None:
-            raise Conflict("提交冲突，请稍后重试", code="submit_conflict")
-        return again, False
-    return case, True
 
 
 def _file(
@@ -553,6 +572,8 @@ def _sqlite_statements(dialect: Any) -> dict[str, Any]:
             ),
             "notify_at": Notification.__table__.c.created_at.type.bind_processor(dialect),
             "event": _RawInsert(dialect, OutboxEvent.__table__, event_cols, " RETURNING id"),
+            "delivery": _RawInsert(dialect, OutboxDelivery.__table__,
+                                   ["event_id", "handler", "status", "attempts", "available_at", "region_code"]),
         }
     return got
 
@@ -564,9 +585,19 @@ def _file_sqlite(
     session's connection (inside its transaction; the first write takes the
     database's write lock, as every write through the session does) — ~12 µs
     a statement instead of ~80 through SQLAlchemy's execution layer."""
-    dialect = conn.dialect
+    case_id = write_sqlite(conn.connection.dbapi_connection.cursor(), conn.dialect, actor, values, materials, trail_data)
+    return None if case_id is None else _persistent_case(s, case_id, values)
+
+
+def write_sqlite(
+    cur: Any, dialect: Any, actor: Actor, values: dict[str, Any], materials: list[dict[str, Any]], trail_data: dict[str, Any]
+) -> int | None:
+    """The rows of a new case on a SQLite cursor inside a write transaction
+    (the session's, or the hot route's own: ``cases.submit_hot``): the number,
+    the case (None when the submitter used the key meanwhile), its materials,
+    the trail, the inbox, the two events and their deliveries, the audit
+    entry. Sets ``values["number"]``; returns the case id."""
     raw = _sqlite_statements(dialect)
-    cur = conn.connection.dbapi_connection.cursor()
     at = values["submitted_at"]
     region6, day = values["region_code"][:6], local(at).strftime("%Y%m%d")
     value = cur.execute(raw["counter"], (region6, day)).fetchone()[0]
@@ -575,34 +606,39 @@ def _file_sqlite(
     if row is None:
         return None
     case_id = row[0]
-    case = _persistent_case(s, case_id, values)
     now_ = now()
     if materials:
         ins = raw["material"]
         cur.executemany(ins.sql, [ins.params({"case_id": case_id, "name": m["name"], "file_sha256": m.get("sha256"),
                                               "replaced_by": m.get("replaced_by"), "round": 0, "uploaded_at": now_})
                                   for m in materials])
-    region = case.region_code
-    title, body = f"您的申请已提交：{case.item_name}", f"办件编号 {number}，请留意受理结果。"
+    region, state = values["region_code"], values["state"]
+    title, body = f"您的申请已提交：{values['item_name']}", f"办件编号 {number}，请留意受理结果。"
     ins = raw["trail"]
     cur.execute(ins.sql, ins.params({
-        "case_id": case_id, "action": "submit", "from_state": "", "to_state": case.state, "step_name": "",
-        "actor_ref": actor.ref, "actor_name": actor.display_name, "comment": lifecycle.CHANNELS[case.channel],
+        "case_id": case_id, "action": "submit", "from_state": "", "to_state": state, "step_name": "",
+        "actor_ref": actor.ref, "actor_name": actor.display_name, "comment": lifecycle.CHANNELS[values["channel"]],
         "data": trail_data, "at": now_, "region_code": region,
     }))
-    cur.execute(raw["notify"], (case_id, title, body, raw["notify_at"](now_), case.submitted_by, case.applicant_person_id))
+    cur.execute(raw["notify"], (case_id, title, body, raw["notify_at"](now_), values["submitted_by"], values["applicant_person_id"]))
     ins = raw["event"]
     events = []
-    for name, payload in (("case.submit", {"case_id": case_id, "number": number, "state": case.state}),
+    for name, payload in (("case.submit", {"case_id": case_id, "number": number, "state": state}),
                           ("case.notified", {"case_id": case_id, "title": title})):
         row = {"name": name, "payload": payload, "created_at": now_, "region_code": region}
         events.append((cur.execute(ins.sql, ins.params(row)).fetchone()[0], name))
-    record_deliveries_sync(s, events, region_code=region, at=now_)
+    # as outbox.record_deliveries_sync: one row per subscribed handler, the column defaults written out
+    ins = raw["delivery"]
+    deliveries = [ins.params({"event_id": event_id, "handler": reg.name, "status": "pending", "attempts": 0,
+                              "available_at": now_, "region_code": region})
+                  for event_id, name in events for reg in handlers_for(name)]
+    if deliveries:
+        cur.executemany(ins.sql, deliveries)
     audit.record_sqlite_cursor(
         cur, dialect, actor=actor.ref, action="case.submit", target_type="case", target_id=case_id, region_code=region,
-        details={"from": "", "to": case.state, "step": ""},
+        details={"from": "", "to": state, "step": ""},
     )
-    return case
+    return case_id
 
 
 def _file_pg(
@@ -612,11 +648,7 @@ def _file_pg(
     same rows as the statement-per-row path, but the hot rows (the day's
     counter of the region, the region's audit head) stay locked for two round
     trips instead of eight."""
-    at = values["submitted_at"]
-    region6, day = values["region_code"][:6], local(at).strftime("%Y%m%d")
-    params = {f"b_{k}": v for k, v in values.items()}
-    params.update(b_region6=region6, b_day=day, b_prefix=f"{region6}-{day}-")
-    row = conn.execute(_stmt("postgresql", "pg_file"), params).one_or_none()
+    row = conn.execute(_stmt("postgresql", "pg_file"), pg_file_params(values)).one_or_none()
     if row is None:
         return None
     case_id, number, seq, prev = row
@@ -627,27 +659,46 @@ def _file_pg(
             {"case_id": case_id, "name": m["name"], "file_sha256": m.get("sha256"), "replaced_by": m.get("replaced_by"), "round": 0}
             for m in materials
         ])
-    region, ref, now_ = case.region_code, actor.ref, now()
-    title, body = f"您的申请已提交：{case.item_name}", f"办件编号 {number}，请留意受理结果。"
-    details = {"from": "", "to": case.state, "step": ""}
+    now_ = now()
+    record = pg_record_params(actor, values, case_id, seq, prev, trail_data, now_)
+    events = [tuple(r) for r in conn.execute(_stmt("postgresql", "pg_record"), record)]
+    record_deliveries_sync(s, events, region_code=case.region_code, at=now_)
+    return case
+
+
+def pg_file_params(values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of ``_pg_file_stmt`` for a new case's ``values``."""
+    at = values["submitted_at"]
+    region6, day = values["region_code"][:6], local(at).strftime("%Y%m%d")
+    params = {f"b_{k}": v for k, v in values.items()}
+    params.update(b_region6=region6, b_day=day, b_prefix=f"{region6}-{day}-")
+    return params
+
+
+def pg_record_params(
+    actor: Actor, values: dict[str, Any], case_id: int, seq: int, prev: str, trail_data: dict[str, Any], now_: Any
+) -> dict[str, Any]:
+    """The parameters of ``_pg_record_stmt`` once the case is filed (its id,
+    ``values["number"]``) and the region's audit head claimed (seq, previous hash)."""
+    region, ref, number, state = values["region_code"], actor.ref, values["number"], values["state"]
+    title, body = f"您的申请已提交：{values['item_name']}", f"办件编号 {number}，请留意受理结果。"
+    details = {"from": "", "to": state, "step": ""}
     entry = {"region_code": region, "seq": seq, "prev_hash": prev, "actor": ref, "action": "case.submit",
              "target_type": "case", "target_id": str(case_id), "at": now_, "details": details}
     entry["hash"] = audit.entry_hash(**entry)
     record = {f"a_{k}": v for k, v in entry.items()}
     record.update({
-        "t_case_id": case_id, "t_action": "submit", "t_from_state": "", "t_to_state": case.state, "t_step_name": "",
-        "t_actor_ref": ref, "t_actor_name": actor.display_name, "t_comment": lifecycle.CHANNELS[case.channel],
+        "t_case_id": case_id, "t_action": "submit", "t_from_state": "", "t_to_state": state, "t_step_name": "",
+        "t_actor_ref": ref, "t_actor_name": actor.display_name, "t_comment": lifecycle.CHANNELS[values["channel"]],
         "t_data": trail_data, "t_at": now_, "t_region_code": region,
         "b_case_id": case_id, "b_title": title, "b_body": body, "b_at": now_,
-        "b_submitted_by": case.submitted_by, "b_person_id": case.applicant_person_id,
-        "e1_name": "case.submit", "e1_payload": {"case_id": case_id, "number": number, "state": case.state},
+        "b_submitted_by": values["submitted_by"], "b_person_id": values["applicant_person_id"],
+        "e1_name": "case.submit", "e1_payload": {"case_id": case_id, "number": number, "state": state},
         "e2_name": "case.notified", "e2_payload": {"case_id": case_id, "title": title},
     })
     for i in (1, 2):
         record[f"e{i}_created_at"], record[f"e{i}_region_code"] = now_, region
-    events = [tuple(r) for r in conn.execute(_stmt("postgresql", "pg_record"), record)]
-    record_deliveries_sync(s, events, region_code=region, at=now_)
-    return case
+    return record
 
 
 # --- transitions -----------------------------------------------------------------------

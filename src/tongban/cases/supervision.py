@@ -15,9 +15,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, and_, func, select
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from tongban.cases.models import Case
 from tongban.core import audit, scope
@@ -73,7 +87,7 @@ class SupervisionNotice(RegionScoped, Base):
     closed_at: Mapped[dt.datetime | None]
 
 
-def classify(case: Case, at: dt.datetime, cal: Any, *, yellow_days: int, tz: str) -> tuple[str, str]:
+def classify(case: Any, at: dt.datetime, cal: Any, *, yellow_days: int, tz: str) -> tuple[str, str]:
     """(colour, rule) for one open case at ``at``; ``("", "")`` when on time."""
     if case.state == "submitted" and case.accept_due_at:
         if at > case.accept_due_at:
@@ -96,43 +110,95 @@ def classify(case: Case, at: dt.datetime, cal: Any, *, yellow_days: int, tz: str
     return "", ""
 
 
+# What ``classify`` reads of a case, and what a change of colour writes: the
+# sweep reads these columns only (never the form, never ORM objects).
+_SWEEP_COLUMNS = (Case.id, Case.state, Case.alert, Case.accept_due_at, Case.due_at, Case.steps, Case.step_index,
+                  Case.step_started_at, Case.department_id, Case.region_code)
+_SWEPT = ("submitted", "reviewing")
+_SET_ALERT = (
+    update(Case.__table__).where(Case.__table__.c.id == bindparam("b_id")).values(alert=bindparam("b_alert"))
+)
+
+
+def _open_cases_after(batch: int) -> Any:
+    """The next ``batch`` swept cases by id after ``:last``: the next ``batch``
+    of each swept state, each a seek in ``ix_case_state_id`` (state, id), merged
+    by id. (``state IN (…) ORDER BY id`` walks the primary key through every
+    case, open or not, reading each row.)"""
+    parts = [
+        select(*_SWEEP_COLUMNS)
+        .where(Case.state == state, Case.id > bindparam("last"))
+        .order_by(Case.id)
+        .limit(batch)
+        .subquery()
+        for state in _SWEPT
+    ]
+    merged = union_all(*(select(*p.c) for p in parts)).subquery("swept")
+    return select(*merged.c).order_by(merged.c.id).limit(batch)
+
+
+def _sync_loaded(session: AsyncSession, alerts: list[tuple[int, str]]) -> None:
+    """Cases of the session's identity map take the colour just written (as
+    if they had been updated through the ORM and flushed)."""
+    loaded = session.sync_session.identity_map
+    if not len(loaded):
+        return
+    for case_id, colour in alerts:
+        obj = loaded.get(identity_key(Case, case_id))
+        if obj is not None:
+            set_committed_value(obj, "alert", colour)
+
+
 async def sweep(session: AsyncSession, *, batch: int = 500) -> dict[str, int]:
-    """Recolour every open case; returns counts of changes. Keyset batches by id."""
+    """Recolour every open case; returns counts of changes. Keyset batches by id.
+
+    Reads the columns ``classify`` needs (not the case rows), and writes only
+    the cases whose colour changes: one UPDATE (executemany) and one INSERT of
+    their cards per batch, then their events in order."""
     settings = get_settings()
     cal = await load_calendar(session)
     at = now()
     changed = {"yellow": 0, "red": 0, "cleared": 0, "unknown_year": 0}
+    await session.flush()  # the cases as the session holds them
+    yellow_days, tz = settings.supervision_yellow_days, settings.timezone
+    next_batch = _open_cases_after(batch)
     last = 0
     while True:
-        rows = (
-            await session.execute(
-                select(Case)
-                .where(Case.state.in_(("submitted", "reviewing")), Case.id > last)
-                .order_by(Case.id)
-                .limit(batch)
-            )
-        ).scalars().all()
+        rows = (await session.execute(next_batch, {"last": last})).all()
         if not rows:
             break
+        alerts: list[tuple[int, str]] = []
+        cards: list[dict[str, Any]] = []
+        events: list[tuple[str, dict[str, Any]]] = []
         for case in rows:
             last = case.id
             try:
-                colour, rule = classify(case, at, cal, yellow_days=settings.supervision_yellow_days, tz=settings.timezone)
+                colour, rule = classify(case, at, cal, yellow_days=yellow_days, tz=tz)
             except UnknownCalendarYear:
                 changed["unknown_year"] += 1
                 continue
             if colour == case.alert:
                 continue
-            case.alert = colour
-            session.add(SupervisionCard(case_id=case.id, department_id=case.department_id, colour=colour, rule=rule or "cleared", region_code=case.region_code))
+            alerts.append((case.id, colour))
+            cards.append({"case_id": case.id, "department_id": case.department_id, "colour": colour,
+                          "rule": rule or "cleared", "region_code": case.region_code, "at": now()})
             changed[colour or "cleared"] += 1
             if colour:
-                await record_event(session, "case.alert", {"case_id": case.id, "colour": colour, "rule": rule}, region_code=case.region_code)
-        await session.flush()
+                events.append((case.region_code, {"case_id": case.id, "colour": colour, "rule": rule}))
+        if alerts:
+            await session.execute(_SET_ALERT, [{"b_id": i, "b_alert": c} for i, c in alerts])
+            await session.execute(insert(SupervisionCard.__table__), cards)
+            _sync_loaded(session, alerts)
+            for region_code, payload in events:
+                await record_event(session, "case.alert", payload, region_code=region_code)
     # cases that left the swept states keep no colour
-    stale = (await session.execute(select(Case).where(Case.alert != "", ~Case.state.in_(("submitted", "reviewing"))))).scalars().all()
-    for case in stale:
-        case.alert = ""
+    stale = list((await session.execute(
+        # alert > '' is alert != '' (NOT NULL), as a range: a seek in ix_case_alert_id
+        select(Case.id).where(Case.alert > "", ~Case.state.in_(_SWEPT))
+    )).scalars())
+    if stale:
+        await session.execute(_SET_ALERT, [{"b_id": i, "b_alert": ""} for i in stale])
+        _sync_loaded(session, [(i, "") for i in stale])
     return changed
 
 

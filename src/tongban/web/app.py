@@ -171,12 +171,15 @@ def hot_routes() -> list[Route]:
             "agents": [agent_dict(a) for a in recs["agents"]],
         })
 
+    from tongban.cases import submit_hot, worklist_hot
     from tongban.licences import api as licences_api
     from tongban.search import api as search_api
 
     return [
         Route("/api/v1/me/records", my_records, methods=["GET"], name="my_records_hot"),
         *licences_api.hot_routes(),
+        *worklist_hot.hot_routes(),
+        *submit_hot.hot_routes(),
         *search_api.hot_routes(),
     ]
 

@@ -1,0 +1,242 @@
+"""Case submission on the hot route (``web.app.HotRoutes``).
+
+``POST /api/v1/cases`` — the hottest write (bench/run.py submit) — without
+FastAPI's routing and dependency graph (~0.9 ms of CPU per submission), in
+two ways:
+
+- **The driver path**, for the common submission: a person signed in with a
+  session cookie files a new case for themself (no enterprise, no
+  materials). Its statements run on the driver connection of a pooled
+  connection (``web.deps.raw_connection``), as ``GET /api/v1/me/records``
+  does: the session (``identity.service.resolve_session_raw``), the
+  submission probe (``service._submit_probe_stmt``, written out below), then
+  one write transaction — on SQLite behind the database file's write lock
+  (``sqlite_inline.write_transaction``) with the very writes of
+  ``service.write_sqlite``; on PostgreSQL the two statements of
+  ``service._file_pg`` (``_pg_file_stmt``, ``_pg_record_stmt``, compiled once
+  for asyncpg with SQLAlchemy's bind processors) and the outbox deliveries.
+  The case's columns come from ``service.new_case_values``, the form is
+  checked by ``forms.validate_submission``, the answer is
+  ``api.case_summary``: the same rows and the same JSON as the general path.
+
+- **The general path** for everything else: the endpoint FastAPI serves
+  (``cases.api.submit``) with the transaction and the actor set up as
+  ``web.deps`` sets them up (``db``; ``optional_actor`` + ``require_actor``,
+  the same functions: bearer tokens, CSRF for a cookie session,
+  ``not_authenticated``). The driver path hands over to it whenever a
+  request is not the plain case, *before* writing anything (or after rolling
+  back its transaction): an API client, staff, an enterprise, materials, a
+  key already used, any refusal or error. So every error — its code,
+  message, details and the order of the checks — is the general path's own.
+
+tests/cases/test_submit_hot.py compares both with the FastAPI route.
+The FastAPI route stays registered (OpenAPI documents it).
+"""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import bindparam
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tongban.cases import api, lifecycle, service
+from tongban.catalogue import forms
+from tongban.core import workdays
+from tongban.core.clock import now
+from tongban.core.errors import AppError
+from tongban.core.outbox import OutboxDelivery, handlers_for
+from tongban.core.sqlite_inline import write_transaction
+from tongban.identity.repository import RawStatement
+from tongban.identity.service import resolve_session_raw
+from tongban.web import deps
+from tongban.web.app import ORJSONResponse
+
+
+async def submit(request: Request) -> Response:
+    """``POST /api/v1/cases``: the driver path when it applies, else the general one."""
+    if request.cookies.get(deps.SESSION_COOKIE) and not request.headers.get("authorization", "").lower().startswith("bearer "):
+        response = await _driver_path(request)
+        if response is not None:
+            return response
+    return await general(request)
+
+
+async def general(request: Request) -> Response:
+    """``api.submit`` in the request's transaction, as FastAPI runs it (``deps.db``)."""
+    session = request.app.state.sessionmaker()
+    try:
+        actor = await deps.require_actor(await deps.optional_actor(request, session))
+        response = await api.submit(request, session, actor)
+        await session.commit()
+    except AppError as e:
+        if e.persist:
+            await session.commit()
+        else:
+            await session.rollback()
+        raise
+    except BaseException:
+        await session.rollback()
+        raise
+    finally:
+        await session.close()
+    return response
+
+
+# The probe of service.submit (``_submit_probe_stmt``): the implementation,
+# its published version, the applicant's name and a case already filed with the key.
+_PROBE = RawStatement("""
+    SELECT i.status, i.published_version_id, i.region_code, i.department_id, i.name, v.id, v.content_hash,
+           (SELECT p.name FROM person p WHERE p.id = $1),
+           (SELECT c.id FROM "case" c WHERE c.submitted_by = $2 AND c.idempotency_key = $3)
+    FROM implementation i LEFT JOIN implementation_version v ON v.id = i.published_version_id
+    WHERE i.id = $4
+""")
+_VERSION = RawStatement("SELECT fields, form FROM implementation_version WHERE id = $1")
+
+
+class _Handover(Exception):
+    """Not the plain case after all: roll back and take the general path."""
+
+
+async def _driver_path(request: Request) -> Response | None:
+    """The submission on the driver connection, or None: not the plain case
+    (nothing written; the general path answers)."""
+    # what api.submit reads first, before any statement
+    try:
+        body = await api._submit_body(request)
+    except AppError:
+        return None
+    key = (request.headers.get("idempotency-key") or "").strip()
+    if (body.materials or body.enterprise_id is not None or body.applicant_person_id is not None
+            or not 8 <= len(key) <= 80 or body.channel not in lifecycle.CHANNELS or body.channel == "window"):
+        return None
+    settings = request.app.state.settings
+    async with deps.raw_connection(request) as conn:
+        found = await resolve_session_raw(conn, request.cookies[deps.SESSION_COOKIE], settings=settings)
+        if found is None:
+            return None
+        actor = found[0]
+        if actor.kind != "person" or actor.account_id is None or actor.person_id is None:
+            return None
+        try:
+            deps.check_csrf(request, actor.csrf_token)
+        except AppError:
+            return None
+        rows = await conn.fetch(_PROBE, actor.person_id, actor.account_id, key, body.implementation_id)
+        if not rows:
+            return None
+        status, published, region, department_id, item_name, version_id, content_hash, person_name, existing = rows[0]
+        if status != "published" or published is None or version_id is None or person_name is None or existing is not None:
+            return None
+        doc = service._VERSION_CACHE.get(content_hash)
+        if doc is None:
+            got = await conn.fetch(_VERSION, version_id)
+            if len(service._VERSION_CACHE) >= service._VERSION_CACHE_MAX:
+                service._VERSION_CACHE.clear()
+            doc = service._VERSION_CACHE[content_hash] = (conn.json(got[0][0]), conn.json(got[0][1]))
+        fields, version_form = doc
+        clean, errors = forms.validate_submission(version_form or forms.default_form(), body.form_data or {})
+        if errors:
+            return None
+        values = service.new_case_values(
+            actor, await _calendar(request), fields, clean, implementation_id=body.implementation_id,
+            version_id=version_id, department_id=department_id, region_code=region, item_name=item_name,
+            person_id=actor.person_id, enterprise_id=None, applicant_name=person_name, channel=body.channel, key=key,
+        )
+        engine = request.app.state.engine.sync_engine
+        try:
+            if conn.is_sqlite:
+                async with write_transaction(conn._dbapi) as raw:
+                    case_id = service.write_sqlite(raw.cursor(), engine.dialect, actor, values, [], {})
+                    if case_id is None:
+                        raise _Handover  # the submitter used the key meanwhile
+            else:
+                case_id = await _file_pg(conn.driver, engine.dialect, actor, values)
+        except _Handover:
+            return None
+    request.state.actor = actor  # only now: the general path resolves (and checks) its own
+    return ORJSONResponse(api.case_summary(SimpleNamespace(**values, id=case_id)), status_code=201)  # type: ignore[arg-type]
+
+
+async def _calendar(request: Request) -> Any:
+    """The working-day calendar (``workdays.load_calendar``'s minute-long cache,
+    refreshed through a session when stale)."""
+    cached = workdays._cached
+    if cached and time.monotonic() - cached[0] < workdays.CACHE_SECONDS:
+        return cached[1]
+    async with request.app.state.sessionmaker() as session:
+        return await workdays.load_calendar(session)
+
+
+# --- PostgreSQL: service._file_pg's statements on the asyncpg connection ---------------
+
+
+class _Compiled:
+    """A Core statement compiled for the driver: its SQL, and per placeholder
+    the parameter's name (or the statement's own constant) and SQLAlchemy's
+    bind processor, so values are sent as SQLAlchemy would send them."""
+
+    __slots__ = ("binds", "sql")
+
+    def __init__(self, stmt: Any, dialect: Any) -> None:
+        compiled = stmt.compile(dialect=dialect)
+        self.sql = str(compiled)
+        procs = compiled._bind_processors
+        self.binds = [(name, compiled.params.get(name), procs.get(name)) for name in compiled.positiontup or ()]
+
+    def args(self, params: dict[str, Any]) -> list[Any]:
+        out = []
+        for name, const, proc in self.binds:
+            v = params.get(name, const)
+            out.append(proc(v) if proc is not None else v)  # as SQLAlchemy: None included
+        return out
+
+
+_PG: dict[str, _Compiled] = {}
+
+
+def _pg(dialect: Any, name: str) -> _Compiled:
+    got = _PG.get(name)
+    if got is None:
+        if name == "delivery":
+            t = OutboxDelivery.__table__
+            stmt = pg_insert(t).values({c: bindparam(c, type_=t.c[c].type) for c in (
+                "event_id", "handler", "status", "attempts", "available_at", "region_code")})
+        else:
+            stmt = service._stmt("postgresql", name)
+        got = _PG[name] = _Compiled(stmt, dialect)
+    return got
+
+
+async def _file_pg(driver: Any, dialect: Any, actor: Any, values: dict[str, Any]) -> int:
+    """``service._file_pg`` on the asyncpg connection, in its own transaction:
+    the case, counter and audit head claim; the trail, inbox, events, audit
+    entry and head hash; the events' deliveries. Returns the case id."""
+    async with driver.transaction():
+        file = _pg(dialect, "pg_file")
+        row = await driver.fetchrow(file.sql, *file.args(service.pg_file_params(values)))
+        if row is None:
+            raise _Handover  # the submitter used the key meanwhile
+        case_id, number, seq, prev = row
+        values["number"] = number
+        now_ = now()
+        record = _pg(dialect, "pg_record")
+        events = await driver.fetch(record.sql, *record.args(service.pg_record_params(actor, values, case_id, seq, prev, {}, now_)))
+        # as outbox.record_deliveries_sync (the column defaults written out)
+        delivery = _pg(dialect, "delivery")
+        rows = [delivery.args({"event_id": event_id, "handler": reg.name, "status": "pending", "attempts": 0,
+                               "available_at": now_, "region_code": values["region_code"]})
+                for event_id, name in events for reg in handlers_for(name)]
+        if rows:
+            await driver.executemany(delivery.sql, rows)
+    return int(case_id)
+
+
+def hot_routes() -> list[Route]:
+    return [Route("/api/v1/cases", submit, methods=["POST"], name="case_submit_hot")]

@@ -1,0 +1,304 @@
+"""The worklist hot routes (``cases.worklist_hot``: ``GET /api/v1/cases`` and
+``GET /api/v1/cases/queues`` on ``web.app.HotRoutes``) answer exactly as the
+FastAPI routes (``cases.api.list_cases``, ``queue_counts``) do: same bytes for
+pages, keyset pages, filters, counts, scopes, validation errors and refusals."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import pytest
+from sqlalchemy import insert, select
+from starlette.testclient import TestClient
+
+from tests import builders as b
+from tests.catalogue.helpers import admin, published_impl, published_item
+from tongban.cases import service, worklist_hot
+from tongban.cases.models import Case
+from tongban.identity import service as identity_service
+from tongban.identity.models import ApiClient
+from tongban.identity.service import actor_for_account
+from tongban.regions.models import Department
+from tongban.web import deps
+from tongban.web.app import HotRoutes, create_app
+
+CASES = "/api/v1/cases"
+QUEUES = "/api/v1/cases/queues"
+UTC = dt.UTC
+
+# (state, at_last_step, alert, channel, applicant name) of the cases cloned from a real one
+SHAPES = [
+    ("submitted", False, "", "pc", "王小明"),
+    ("submitted", False, "yellow", "window", "王%_特殊"),
+    ("submitted", False, "red", "mobile", "李四"),
+    ("reviewing", False, "", "pc", "王五"),
+    ("reviewing", True, "yellow", "kiosk", "赵六"),
+    ("reviewing", True, "", "pc", "王七"),
+    ("correction", False, "", "window", "钱八"),
+    ("suspended", False, "", "pc", "孙九"),
+    ("concluded", False, "", "pc", "周十"),
+    ("delivered", False, "", "mobile", "王十一"),
+    ("rejected", False, "", "pc", "吴十二"),
+    ("withdrawn", False, "", "pc", "郑十三"),
+]
+
+
+@dataclass
+class World:
+    impl: int
+    impl2: int
+    dept: int
+    dept2: int
+    numbers: list[str]
+    token: str
+
+
+@pytest.fixture
+async def world(session) -> World:
+    """Two implementations of 历下 in two departments, ~40 cases over every
+    queue and state (some with whole-second datetimes: ``isoformat`` leaves
+    their microseconds out), staff in and out of scope, an API client."""
+    s = session
+    a = await admin(s)
+    impl = await published_impl(
+        s, a, await published_item(s, a, name="公共场所卫生许可", service_objects=["1"])
+    )
+    impl2 = await published_impl(
+        s, a, await published_item(s, a, name="食品经营许可", service_objects=["1"])
+    )
+    dept = await s.get(Department, impl.department_id)
+    dept2 = await s.get(Department, impl2.department_id)
+    person, acc = await b.citizen(s, username="happlicant")
+    await b.citizen(s, username="hother")
+    await b.staff(s, roles=["clerk"], dept=dept, username="hclerk")
+    await b.staff(s, roles=["approver"], dept=dept2, username="hother_dept")
+    await b.staff(s, roles=["leader"], region=b.JINAN, username="hleader")
+    await b.staff(s, roles=["clerk"], region=b.QINGDAO_SHINAN,
+                  dept=await b.department(s, region=b.QINGDAO_SHINAN), username="hfar")  # fmt: skip
+    actor = await actor_for_account(s, acc, via="session")
+    form = {
+        "applicant_name": person.name,
+        "applicant_id_number": person.id_number,
+        "phone": "13800138000",
+    }
+    first, _ = await service.submit(
+        s, actor, implementation_id=impl.id, form_data=form, idempotency_key="hot-0000001"
+    )
+    await s.commit()
+    base = {c.key: getattr(first, c.key) for c in Case.__table__.columns if c.key != "id"}
+    t0 = dt.datetime(2026, 3, 2, 1, 0, 0, tzinfo=UTC)
+    rows = []
+    for i in range(40):
+        state, last, alert, channel, name = SHAPES[i % len(SHAPES)]
+        at = t0 + dt.timedelta(days=i, seconds=0 if i % 3 else 0.123456 * (i + 1))
+        done = state in ("concluded", "delivered", "rejected", "withdrawn")
+        rows.append({
+            **base, "number": f"{first.number}-{i:03d}", "idempotency_key": f"hot-clone-{i:04d}", "state": state,
+            "at_last_step": last, "alert": alert, "channel": channel, "applicant_name": name,
+            "implementation_id": impl2.id if i % 4 == 0 else impl.id,
+            "department_id": dept2.id if i % 4 == 0 else dept.id,
+            "submitted_at": at, "accept_due_at": at + dt.timedelta(days=7),
+            "accepted_at": at + dt.timedelta(hours=5) if state not in ("submitted",) else None,
+            "due_at": at + dt.timedelta(days=15) if state == "reviewing" else None,
+            "concluded_at": at + dt.timedelta(days=8) if done else None,
+            "delivered_at": at + dt.timedelta(days=9, microseconds=1) if state == "delivered" else None,
+            "outcome": "0" if state in ("concluded", "delivered") else "6" if state == "rejected" else None,
+            "current_step": "审核" if state == "reviewing" else "",
+        })  # fmt: skip
+    await s.execute(insert(Case), rows)
+    client_row = ApiClient(name="济南市业务系统", region_code=b.JINAN)
+    s.add(client_row)
+    await s.flush()
+    token = await identity_service.create_api_token(s, client=client_row, scopes=["persons:read"])
+    await s.commit()
+    numbers = list((await s.execute(select(Case.number).order_by(Case.id))).scalars())
+    return World(impl.id, impl2.id, dept.id, dept2.id, numbers, token)
+
+
+@pytest.fixture
+def general(settings) -> Iterator[TestClient]:
+    """The same application without ``HotRoutes``: the FastAPI routes, the reference."""
+    app = create_app(settings)
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not HotRoutes]
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c
+
+
+def _cookie(client: TestClient, username: str) -> str:
+    b.login(client, username)
+    token = client.cookies.get(deps.SESSION_COOKIE)
+    client.cookies.clear()
+    assert token
+    return token
+
+
+def _get(client: TestClient, path: str, token: str | None, **headers: str):
+    if token:
+        headers["cookie"] = f"{deps.SESSION_COOKIE}={token}"
+    return client.get(path, headers=headers)
+
+
+def _same(
+    client: TestClient,
+    general: TestClient,
+    path: str,
+    token: str | None,
+    status: int = 200,
+    **headers: str,
+):
+    hot, ref = _get(client, path, token, **headers), _get(general, path, token, **headers)
+    assert hot.status_code == ref.status_code == status, (path, hot.text, ref.text)
+    assert hot.content == ref.content, path
+    assert hot.headers["content-type"] == ref.headers["content-type"] == "application/json"
+    return hot.json()
+
+
+def _queries(w: World) -> list[dict[str, object]]:
+    return [
+        {}, {"queue": "to_accept"}, {"queue": "to_accept", "limit": 2}, {"queue": "to_review"},
+        {"queue": "to_decide"}, {"queue": "to_deliver"}, {"queue": "corrections"}, {"queue": "paused"},
+        {"queue": "yellow"}, {"queue": "red"}, {"state": "delivered"}, {"limit": 5},
+        {"queue": "to_accept", "department_id": w.dept}, {"queue": "to_accept", "implementation_id": w.impl2},
+        {"channel": "window"}, {"applicant": "王"}, {"applicant": "王%_"}, {"applicant": "%_"},
+        {"number": w.numbers[3]}, {"number": f" {w.numbers[5]} "}, {"region": b.LIXIA}, {"region": "370102"},
+        {"submitted_from": "2026-03-05", "submitted_to": "2026-03-20"},
+        {"state": "delivered", "submitted_from": "2026-03-01", "submitted_to": "2026-04-30"},
+        {"queue": "to_accept", "submitted_from": "2026-03-10"}, {"submitted_to": "2026-03-10", "limit": 3},
+        {"before": 10}, {"queue": "to_accept", "applicant": "王", "channel": "window", "limit": 100},
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "who", ["hclerk", "hother_dept", "hleader", "hfar", "happlicant", "hother"]
+)
+async def test_pages_and_counts_are_the_fastapi_routes_bytes(
+    world: World, client, general, who: str
+) -> None:
+    token = _cookie(client, who)
+    for q in _queries(world):
+        _same(client, general, f"{CASES}?{urlencode(q)}", token)
+    _same(client, general, QUEUES, token)
+
+
+async def test_keyset_pages_follow_next(world: World, client, general) -> None:
+    token = _cookie(client, "hclerk")
+    for q in (
+        {"limit": 3},
+        {"queue": "to_accept", "limit": 1},
+        {"state": "delivered", "limit": 1, "submitted_from": "2026-03-01"},
+    ):
+        seen: list[int] = []
+        before = None
+        while True:
+            page = _same(
+                client,
+                general,
+                f"{CASES}?{urlencode({**q, **({'before': before} if before else {})})}",
+                token,
+            )
+            seen += [c["id"] for c in page["items"]]
+            if page["next"] is None:
+                break
+            assert page["next"] == page["items"][-1]["id"]
+            before = page["next"]
+        assert seen == sorted(seen, reverse=True) and len(seen) == len(set(seen)) and seen
+
+
+async def test_what_a_clerk_sees(world: World, client) -> None:
+    token = _cookie(client, "hclerk")
+    items = _get(client, f"{CASES}?limit=100", token).json()["items"]
+    assert len(items) == 41 and {c["department_id"] for c in items} == {
+        world.dept,
+        world.dept2,
+    }  # window: the district
+    other = _get(client, f"{CASES}?limit=100", _cookie(client, "hother_dept")).json()["items"]
+    assert other and {c["department_id"] for c in other} == {
+        world.dept2
+    }  # an approver: own department only
+    some = next(c for c in items if c["state"] == "delivered")
+    assert some["state_label"] and some["outcome_label"] and some["delivered_at"].endswith("+00:00")
+    whole = [c["submitted_at"] for c in items if "." not in c["submitted_at"]]
+    assert whole and all(len(t) == len("2026-03-02T01:00:00+00:00") for t in whole)
+    counts = _get(client, QUEUES, token).json()
+    assert counts["to_accept"]["count"] == sum(c["state"] == "submitted" for c in items)
+    assert counts["red"] == {"label": "红牌警告", "count": sum(c["alert"] == "red" for c in items)}
+    wang = _get(client, f"{CASES}?{urlencode({'applicant': '王%_'})}", token).json()["items"]
+    assert [c["applicant_name"] for c in wang] == ["王%_特殊"] * len(wang) and wang
+    far = _get(client, f"{CASES}?limit=100", _cookie(client, "hfar")).json()
+    assert far == {"items": [], "next": None}
+
+
+@pytest.mark.parametrize("query", [
+    "limit=0", "limit=101", "limit=x", "before=abc", "queue=bogus", "state=bogus", "submitted_from=2026-13-01",
+    "submitted_to=yesterday", "applicant=" + "王" * 51, "implementation_id=1.5", "region=" + "3" * 13,
+])  # fmt: skip
+async def test_validation_errors(world: World, client, general, query: str) -> None:
+    token = _cookie(client, "hclerk")
+    body = _same(client, general, f"{CASES}?{query}", token, status=422)
+    assert body["code"] in ("validation_failed", "queue_invalid", "state_invalid")
+
+
+async def test_refusals(world: World, client, general, session) -> None:
+    refused = {"code": "not_authenticated", "message": "请先登录"}
+    for path in (CASES, f"{CASES}?queue=to_accept", QUEUES):
+        assert _same(client, general, path, None, status=401) == refused
+        assert _same(client, general, path, "not-a-session", status=401) == refused
+        assert _same(client, general, path, "x" * 101, status=401) == refused
+    # the filters are checked first, the queue after the session: as FastAPI's route does
+    assert (
+        _same(client, general, f"{CASES}?limit=0", None, status=422)["code"] == "validation_failed"
+    )
+    assert _same(client, general, f"{CASES}?queue=bogus", None, status=401) == refused
+    token = _cookie(client, "hclerk")
+    await identity_service.sign_out(session, token)
+    await session.commit()
+    assert _same(client, general, QUEUES, token, status=401) == refused
+    assert _same(client, general, CASES, token, status=401) == refused
+
+
+async def test_api_token_takes_the_general_path(world: World, client, general) -> None:
+    h = {"Authorization": f"Bearer {world.token}"}
+    for path in (f"{CASES}?queue=to_accept", QUEUES):
+        assert _same(client, general, path, None, **h)
+        bad = _get(client, path, None, Authorization="Bearer tb_forged")
+        assert bad.status_code == 401 and bad.json()["code"] == "invalid_token"
+
+
+async def test_served_by_the_hot_routes(world: World, client, monkeypatch) -> None:
+    token = _cookie(client, "hclerk")
+    called: list[str] = []
+    real = worklist_hot._fetch
+
+    async def spy(conn, c, params):
+        called.append(c.sql)
+        return await real(conn, c, params)
+
+    monkeypatch.setattr(worklist_hot, "_fetch", spy)
+    assert _get(client, f"{CASES}?queue=to_accept", token).status_code == 200
+    assert _get(client, QUEUES, token).status_code == 200
+    assert len(called) == 2
+    text = client.get("/metrics").text
+    assert (
+        'route="/api/v1/cases",status="200"' in text
+        and 'route="/api/v1/cases/queues",status="200"' in text
+    )
+
+
+async def test_unexpected_error_frees_the_connection(world: World, app, monkeypatch) -> None:
+    async def broken(*_a, **_k):
+        raise RuntimeError("boom")
+
+    with TestClient(app, base_url="http://testserver") as c:
+        token = _cookie(c, "hclerk")
+        monkeypatch.setattr(worklist_hot, "_fetch", broken)
+        r = _get(c, CASES, token)
+        assert (
+            r.status_code == 500 and r.json()["code"] == "internal_error" and "boom" not in r.text
+        )
+        assert app.state.engine.sync_engine.pool.checkedout() == 0
+        monkeypatch.undo()
+        assert _get(c, CASES, token).status_code == 200
+        assert app.state.engine.sync_engine.pool.checkedout() == 0
