@@ -40,7 +40,9 @@ async def _pg_exec(url: str, sql: str) -> None:
     import asyncpg
 
     u = make_url(url)
-    conn = await asyncpg.connect(user=u.username, password=u.password, host=u.host, port=u.port, database=u.database)
+    conn = await asyncpg.connect(
+        user=u.username, password=u.password, host=u.host, port=u.port, database=u.database
+    )
     try:
         await conn.execute(sql)
     finally:
@@ -110,12 +112,24 @@ def settings(template_db: str, tmp_path: Path) -> Iterator[Settings]:
         path = tmp_path / "tongban.db"
         shutil.copyfile(make_url(template_db).database, path)
         url = f"sqlite:///{path}"
-    s = Settings(data_dir=tmp_path, database_url=url, embedded_worker=False, log_json=False,
-                 log_level="WARNING", secret_key="test-secret-key-not-for-production")
+    s = Settings(
+        data_dir=tmp_path,
+        database_url=url,
+        embedded_worker=False,
+        log_json=False,
+        log_level="WARNING",
+        secret_key="test-secret-key-not-for-production",
+    )
     yield s
     if PG_URL:
-        asyncio.run(_pg_exec(make_url(template_db).set(drivername="postgresql").render_as_string(hide_password=False),
-                             _truncate_sql()))
+        asyncio.run(
+            _pg_exec(
+                make_url(template_db)
+                .set(drivername="postgresql")
+                .render_as_string(hide_password=False),
+                _truncate_sql(),
+            )
+        )
 
 
 @pytest.fixture
@@ -127,6 +141,18 @@ def app(settings: Settings):
 
 @pytest.fixture
 def client(app) -> Iterator[TestClient]:
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def general(settings: Settings) -> Iterator[TestClient]:
+    """The application without ``web.app.HotRoutes``: every route as FastAPI
+    serves it, the reference a hot route's answers are compared with."""
+    from tongban.web.app import HotRoutes, create_app
+
+    app = create_app(settings)
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not HotRoutes]
     with TestClient(app, base_url="http://testserver") as c:
         yield c
 

@@ -24,6 +24,7 @@ The harness calls, in order:
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 import subprocess
 from dataclasses import dataclass, field
@@ -85,6 +86,21 @@ class Context:
                 f"\n--- stderr\n{proc.stderr[-4000:]}"
             )
         return proc
+
+    def run_script(self, script: str | Path, what: str, *, timeout: float = 600) -> Any:
+        """Run ``python SCRIPT OUT.json`` with the run's environment (a
+        workload's setup through the product's own services, before the
+        server starts) and return the JSON it wrote to ``OUT.json``; raise
+        with its output, saying ``what`` failed, when it exits non-zero."""
+        script = Path(script).resolve()
+        out = self.work_dir / f"{script.stem.lstrip('_')}-setup.json"
+        proc = subprocess.run(
+            [self.python, str(script), str(out)],
+            env=self.env, cwd=self.work_dir, capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise RuntimeError(f"{what} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+        return json.loads(out.read_text(encoding="utf-8"))
 
 
 class Workload:

@@ -13,7 +13,6 @@ base codes in a range of their own.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -128,14 +127,7 @@ def publish(ctx: Any) -> dict[str, Any]:
     ``{"implementations": [...], "citizens": {username: {...}}, "clerks": {username: {...}}}`` and keeps
     it in ``ctx.state["cases"]``."""
     if "cases" not in ctx.state:
-        out = ctx.work_dir / "cases-setup.json"
-        proc = subprocess.run(
-            [ctx.python, str(Path(__file__).resolve()), str(out)],
-            env=ctx.env, cwd=ctx.work_dir, capture_output=True, text=True, timeout=600,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"publishing the bench catalogue failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
-        ctx.state["cases"] = json.loads(out.read_text(encoding="utf-8"))
+        ctx.state["cases"] = ctx.run_script(__file__, "publishing the bench catalogue")
     return ctx.state["cases"]
 
 

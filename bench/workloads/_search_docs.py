@@ -28,7 +28,6 @@ from __future__ import annotations
 import csv
 import json
 import random
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -66,20 +65,7 @@ def placements(n_items: int, counties: list[str], n: int = ENTRIES) -> list[tupl
 
 def load(ctx: Any) -> dict[str, Any]:
     """Import and copy the entries (a script in the run's environment)."""
-    out = ctx.work_dir / "search-setup.json"
-    proc = subprocess.run(
-        [ctx.python, str(Path(__file__).resolve()), str(out)],
-        env=ctx.env,
-        cwd=ctx.work_dir,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"loading the search entries failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
-        )
-    return json.loads(out.read_text(encoding="utf-8"))
+    return ctx.run_script(__file__, "loading the search entries", timeout=1800)
 
 
 async def _load(out: Path) -> None:

@@ -5,7 +5,6 @@ the same bytes for every refusal, the same idempotency, and the same rows."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +21,6 @@ from tongban.core.outbox import OutboxDelivery, OutboxEvent
 from tongban.identity import service as identity
 from tongban.identity.models import ApiClient
 from tongban.web import deps
-from tongban.web.app import HotRoutes, create_app
 
 CASES = "/api/v1/cases"
 
@@ -41,7 +39,9 @@ async def world(session) -> dict[str, Any]:
     await builders.staff(s, roles=["clerk"], dept=dept, username="clerk1")
     await builders.staff(s, roles=["approver"], dept=dept, username="approver1")
     far = await builders.department(s, region=builders.SHIZHONG)
-    await builders.staff(s, roles=["clerk"], dept=far, region=builders.SHIZHONG, username="clerk_far")
+    await builders.staff(
+        s, roles=["clerk"], dept=far, region=builders.SHIZHONG, username="clerk_far"
+    )
     ent = await builders.enterprise(s, rep=other)
     client_row = ApiClient(name="济南市业务系统", region_code=builders.JINAN)
     s.add(client_row)
@@ -49,15 +49,6 @@ async def world(session) -> dict[str, Any]:
     token = await identity.create_api_token(s, client=client_row, scopes=["persons:read"])
     await s.commit()
     return {"impl": impl.id, "person": person, "other": other, "enterprise": ent.id, "token": token}
-
-
-@pytest.fixture
-def general(settings) -> Iterator[TestClient]:
-    """The application without ``HotRoutes``: the FastAPI route, the reference."""
-    app = create_app(settings)
-    app.user_middleware = [m for m in app.user_middleware if m.cls is not HotRoutes]
-    with TestClient(app, base_url="http://testserver") as c:
-        yield c
 
 
 def _token(client: TestClient, username: str) -> str:
@@ -88,35 +79,101 @@ _VARYING = ("id", "number", "submitted_at", "accept_due_at")
 
 def _same_but_identity(a: dict[str, Any], b: dict[str, Any]) -> None:
     assert set(a) == set(b)
-    assert {k: v for k, v in a.items() if k not in _VARYING} == {k: v for k, v in b.items() if k not in _VARYING}
+    assert {k: v for k, v in a.items() if k not in _VARYING} == {
+        k: v for k, v in b.items() if k not in _VARYING
+    }
     for k in ("submitted_at", "accept_due_at"):
-        assert dt.datetime.fromisoformat(a[k]).tzinfo is not None and dt.datetime.fromisoformat(b[k]).tzinfo is not None
+        assert (
+            dt.datetime.fromisoformat(a[k]).tzinfo is not None
+            and dt.datetime.fromisoformat(b[k]).tzinfo is not None
+        )
 
 
 async def _rows(session, case_id: int) -> dict[str, Any]:
     """Everything a submission wrote for one case, ids and times left out."""
-    c = (await session.execute(select(Case).where(Case.id == case_id).execution_options(populate_existing=True))).scalar_one()
-    case = {k: v for k, v in c.__dict__.items() if not k.startswith("_") and k not in
-            ("id", "number", "idempotency_key", "submitted_at", "accept_due_at", "created_at", "updated_at")}
-    trail = [(t.action, t.from_state, t.to_state, t.step_name, t.actor_ref, t.actor_name, t.comment, t.data, t.region_code)
-             for t in (await session.execute(select(CaseTrail).where(CaseTrail.case_id == case_id))).scalars()]
-    inbox = [(n.account_id, n.title, n.body.replace(c.number, "N"))
-             for n in (await session.execute(select(Notification).where(Notification.case_id == case_id).order_by(Notification.id))).scalars()]
+    c = (
+        await session.execute(
+            select(Case).where(Case.id == case_id).execution_options(populate_existing=True)
+        )
+    ).scalar_one()
+    case = {
+        k: v
+        for k, v in c.__dict__.items()
+        if not k.startswith("_")
+        and k
+        not in (
+            "id",
+            "number",
+            "idempotency_key",
+            "submitted_at",
+            "accept_due_at",
+            "created_at",
+            "updated_at",
+        )
+    }
+    trail = [
+        (
+            t.action,
+            t.from_state,
+            t.to_state,
+            t.step_name,
+            t.actor_ref,
+            t.actor_name,
+            t.comment,
+            t.data,
+            t.region_code,
+        )
+        for t in (
+            await session.execute(select(CaseTrail).where(CaseTrail.case_id == case_id))
+        ).scalars()
+    ]
+    inbox = [
+        (n.account_id, n.title, n.body.replace(c.number, "N"))
+        for n in (
+            await session.execute(
+                select(Notification)
+                .where(Notification.case_id == case_id)
+                .order_by(Notification.id)
+            )
+        ).scalars()
+    ]
     events = []
     for e in (await session.execute(select(OutboxEvent).order_by(OutboxEvent.id))).scalars():
         if e.payload.get("case_id") == case_id:
-            handlers = (await session.execute(select(OutboxDelivery.handler, OutboxDelivery.status, OutboxDelivery.attempts,
-                                                     OutboxDelivery.region_code, OutboxDelivery.available_at == e.created_at)
-                                              .where(OutboxDelivery.event_id == e.id).order_by(OutboxDelivery.id))).all()
-            payload = {k: ("ID" if k == "case_id" else "N" if k == "number" else v) for k, v in e.payload.items()}
+            handlers = (
+                await session.execute(
+                    select(
+                        OutboxDelivery.handler,
+                        OutboxDelivery.status,
+                        OutboxDelivery.attempts,
+                        OutboxDelivery.region_code,
+                        OutboxDelivery.available_at == e.created_at,
+                    )
+                    .where(OutboxDelivery.event_id == e.id)
+                    .order_by(OutboxDelivery.id)
+                )
+            ).all()
+            payload = {
+                k: ("ID" if k == "case_id" else "N" if k == "number" else v)
+                for k, v in e.payload.items()
+            }
             events.append((e.name, payload, e.region_code, [tuple(h) for h in handlers]))
-    entries = [(a.action, a.actor, a.target_type, a.region_code, a.details)
-               for a in (await session.execute(select(AuditEntry).where(AuditEntry.target_type == "case",
-                                                                        AuditEntry.target_id == str(case_id)))).scalars()]
+    entries = [
+        (a.action, a.actor, a.target_type, a.region_code, a.details)
+        for a in (
+            await session.execute(
+                select(AuditEntry).where(
+                    AuditEntry.target_type == "case", AuditEntry.target_id == str(case_id)
+                )
+            )
+        ).scalars()
+    ]
     return {"case": case, "trail": trail, "inbox": inbox, "events": events, "audit": entries}
 
 
-async def test_a_new_case_as_the_fastapi_route(world, client, general, session, monkeypatch) -> None:
+async def test_a_new_case_as_the_fastapi_route(
+    world, client, general, session, monkeypatch
+) -> None:
     token = _token(client, "applicant1")
     body = {"implementation_id": world["impl"], "form_data": _form(world["person"])}
 
@@ -131,11 +188,17 @@ async def test_a_new_case_as_the_fastapi_route(world, client, general, session, 
     assert hot.headers["content-type"] == ref.headers["content-type"] == "application/json"
     a, b = hot.json(), ref.json()
     _same_but_identity(a, b)
-    assert int(b["number"][-6:]) == int(a["number"][-6:]) + 1 and a["number"][:-6] == b["number"][:-6]
+    assert (
+        int(b["number"][-6:]) == int(a["number"][-6:]) + 1 and a["number"][:-6] == b["number"][:-6]
+    )
     hot_rows, ref_rows = await _rows(session, a["id"]), await _rows(session, b["id"])
     assert hot_rows == ref_rows
     assert hot_rows["events"] and hot_rows["trail"] and hot_rows["inbox"] and hot_rows["audit"]
-    stored = (await session.execute(select(Case.number, Case.idempotency_key, Case.form_data).where(Case.id == a["id"]))).one()
+    stored = (
+        await session.execute(
+            select(Case.number, Case.idempotency_key, Case.form_data).where(Case.id == a["id"])
+        )
+    ).one()
     assert tuple(stored) == (a["number"], "hot-00000001", _form(world["person"]))
     report = await audit.verify(session)
     assert report.ok, report.problems
@@ -149,14 +212,35 @@ async def test_idempotent_retry(world, client, general) -> None:
     ref = _post(general, token, body, "same-00000001")
     assert first.status_code == 201 and again.status_code == ref.status_code == 200
     assert first.json() == again.json() == ref.json()
-    other = _post(client, token, {**body, "implementation_id": world["impl"] + 999}, "same-00000001")
-    assert other.content == _post(general, token, {**body, "implementation_id": world["impl"] + 999}, "same-00000001").content
+    other = _post(
+        client, token, {**body, "implementation_id": world["impl"] + 999}, "same-00000001"
+    )
+    assert (
+        other.content
+        == _post(
+            general, token, {**body, "implementation_id": world["impl"] + 999}, "same-00000001"
+        ).content
+    )
 
 
-@pytest.mark.parametrize("case", [
-    "no_key", "short_key", "bad_json", "empty", "extra_field", "wrong_type", "form_invalid", "unknown_field",
-    "no_impl", "window_channel", "bad_channel", "enterprise_not_mine", "replaced_by",
-])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "no_key",
+        "short_key",
+        "bad_json",
+        "empty",
+        "extra_field",
+        "wrong_type",
+        "form_invalid",
+        "unknown_field",
+        "no_impl",
+        "window_channel",
+        "bad_channel",
+        "enterprise_not_mine",
+        "replaced_by",
+    ],
+)
 async def test_refusals_are_the_same_bytes(world, client, general, case: str) -> None:
     token = _token(client, "applicant1")
     good = {"implementation_id": world["impl"], "form_data": _form(world["person"])}
@@ -194,11 +278,20 @@ async def test_refusals_are_the_same_bytes(world, client, general, case: str) ->
 
 
 @pytest.mark.parametrize("who", [None, "unknown", "approver1", "clerk_far", "clerk1"])
-async def test_unauthenticated_staff_and_out_of_scope(world, client, general, who: str | None) -> None:
+async def test_unauthenticated_staff_and_out_of_scope(
+    world, client, general, who: str | None
+) -> None:
     token = None if who is None else "x" * 43 if who == "unknown" else _token(client, who)
-    body = {"implementation_id": world["impl"], "form_data": _form(world["person"]), "channel": "window",
-            "applicant_person_id": world["person"].id}
-    hot, ref = _post(client, token, body, f"staff-{who}-0001"), _post(general, token, body, f"staff-{who}-0002")
+    body = {
+        "implementation_id": world["impl"],
+        "form_data": _form(world["person"]),
+        "channel": "window",
+        "applicant_person_id": world["person"].id,
+    }
+    hot, ref = (
+        _post(client, token, body, f"staff-{who}-0001"),
+        _post(general, token, body, f"staff-{who}-0002"),
+    )
     assert hot.status_code == ref.status_code, (hot.text, ref.text)
     if who == "clerk1":  # window intake in scope: a new case each
         assert hot.status_code == 201
@@ -210,9 +303,19 @@ async def test_unauthenticated_staff_and_out_of_scope(world, client, general, wh
 async def test_csrf_and_bearer_tokens(world, client, general) -> None:
     token = _token(client, "applicant1")
     body = b'{"implementation_id": 1}'
-    for headers in ({"content-type": "text/plain"}, {"content-type": "text/plain", "x-csrf-token": "wrong"}):
-        h = {**headers, "cookie": f"{deps.SESSION_COOKIE}={token}", "idempotency-key": "csrf-00000001"}
-        hot, ref = client.post(CASES, content=body, headers=h), general.post(CASES, content=body, headers=h)
+    for headers in (
+        {"content-type": "text/plain"},
+        {"content-type": "text/plain", "x-csrf-token": "wrong"},
+    ):
+        h = {
+            **headers,
+            "cookie": f"{deps.SESSION_COOKIE}={token}",
+            "idempotency-key": "csrf-00000001",
+        }
+        hot, ref = (
+            client.post(CASES, content=body, headers=h),
+            general.post(CASES, content=body, headers=h),
+        )
         assert hot.status_code == ref.status_code == 403 and hot.content == ref.content
     good = {"implementation_id": world["impl"], "form_data": _form(world["person"])}
     for bearer in (world["token"], "nope"):

@@ -6,7 +6,6 @@ pages, keyset pages, filters, counts, scopes, validation errors and refusals."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -23,7 +22,6 @@ from tongban.identity.models import ApiClient
 from tongban.identity.service import actor_for_account
 from tongban.regions.models import Department
 from tongban.web import deps
-from tongban.web.app import HotRoutes, create_app
 
 CASES = "/api/v1/cases"
 QUEUES = "/api/v1/cases/queues"
@@ -116,15 +114,6 @@ async def world(session) -> World:
     await s.commit()
     numbers = list((await s.execute(select(Case.number).order_by(Case.id))).scalars())
     return World(impl.id, impl2.id, dept.id, dept2.id, numbers, token)
-
-
-@pytest.fixture
-def general(settings) -> Iterator[TestClient]:
-    """The same application without ``HotRoutes``: the FastAPI routes, the reference."""
-    app = create_app(settings)
-    app.user_middleware = [m for m in app.user_middleware if m.cls is not HotRoutes]
-    with TestClient(app, base_url="http://testserver") as c:
-        yield c
 
 
 def _cookie(client: TestClient, username: str) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -23,7 +22,7 @@ from tongban.identity import service
 from tongban.identity.models import Account, ApiClient, WebSession
 from tongban.identity.repository import RawConnection, RawStatement
 from tongban.web import deps
-from tongban.web.app import HotRoutes, create_app
+from tongban.web.app import create_app
 
 RECORDS = "/api/v1/me/records"
 
@@ -89,16 +88,6 @@ async def world(session) -> World:
         phones={"alice": alice.phone or ""},
         token=token,
     )
-
-
-@pytest.fixture
-def general(settings) -> Iterator[TestClient]:
-    """The same application without ``HotRoutes``: the route as FastAPI
-    serves it (``identity.api.my_records``), the reference for the hot one."""
-    app = create_app(settings)
-    app.user_middleware = [m for m in app.user_middleware if m.cls is not HotRoutes]
-    with TestClient(app, base_url="http://testserver") as c:
-        yield c
 
 
 def _session_cookie(client: TestClient, username: str) -> str:

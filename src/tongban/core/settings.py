@@ -42,6 +42,15 @@ class Settings(BaseSettings):
             "loss may roll back the last transactions. FULL fsyncs every commit."
         ),
     )
+    sqlite_checkpoint_seconds: float = Field(
+        1.0, ge=0, le=60,
+        description=(
+            "SQLite: the web process copies the write-ahead log into the database (a WAL checkpoint) "
+            "in a thread of its own every this many seconds, instead of inside whichever request's "
+            "commit crosses 1,000 pages (which stalls every request meanwhile). 0: SQLite's own "
+            "automatic checkpoints."
+        ),
+    )  # fmt: skip
 
     # --- web ----------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address `tongban serve` listens on.")

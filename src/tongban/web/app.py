@@ -22,7 +22,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tongban.core import logging as tlog
-from tongban.core.db import create_engine, make_sessionmaker, ping
+from tongban.core.db import create_engine, make_sessionmaker, ping, wal_checkpointer
 from tongban.core.errors import AppError, field_errors
 from tongban.core.settings import Settings, get_settings
 
@@ -232,7 +232,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings)
+        engine = create_engine(settings, background_checkpoint=True)
+        checkpointer = wal_checkpointer(engine)
+        if checkpointer is not None:
+            checkpointer.start()
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.secret_key = settings.resolved_secret_key()
@@ -255,6 +258,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             await verifylog.close_all()  # batched verification log rows still in memory
             await engine.dispose()
+            if checkpointer is not None:
+                await asyncio.to_thread(checkpointer.stop)
 
     app = FastAPI(
         title="通办 tongban API",

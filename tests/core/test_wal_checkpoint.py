@@ -1,0 +1,78 @@
+"""SQLite WAL checkpoints in a thread of the web process
+(``core.db.WalCheckpointer``): the engine's connections stop checkpointing
+inside commits, the thread copies the log into the database, a final
+checkpoint runs on stop, and nothing written is lost."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from tongban.core.db import create_engine, make_sessionmaker, wal_checkpointer
+from tongban.core.settings import Settings
+
+
+async def _write(maker, rows: int) -> None:
+    async with maker() as s:
+        for n in range(rows):
+            await s.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": "x" * 2000 + str(n)})
+        await s.commit()
+
+
+async def test_background_checkpoints(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    settings = Settings(
+        data_dir=tmp_path, database_url=f"sqlite:///{path}", sqlite_checkpoint_seconds=0.05
+    )
+    engine = create_engine(settings, background_checkpoint=True)
+    checkpointer = wal_checkpointer(engine)
+    assert checkpointer is not None
+    maker = make_sessionmaker(engine)
+    async with maker() as s:
+        assert (await s.execute(text("PRAGMA wal_autocheckpoint"))).scalar() == 0
+        await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+        await s.commit()
+    await _write(maker, 3000)  # ~1,500 pages: past SQLite's own 1,000-page threshold
+    assert (
+        checkpointer.runs == 0 and checkpointer.frames == 0
+    )  # nothing checkpointed in the commits
+
+    checkpointer.start()
+    deadline = time.monotonic() + 10
+    while checkpointer.frames == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert checkpointer.frames > 1000
+    await _write(maker, 10)
+    await engine.dispose()
+    checkpointer.stop()
+    con = sqlite3.connect(path)
+    try:
+        assert con.execute("SELECT count(*) FROM t").fetchone() == (3010,)
+        busy, log, done = con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert (busy, log - done) == (0, 0)  # the final checkpoint left nothing behind
+    finally:
+        con.close()
+
+
+async def test_off_by_setting_and_outside_the_web_process(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    for settings, background in [
+        (
+            Settings(
+                data_dir=tmp_path, database_url=f"sqlite:///{path}", sqlite_checkpoint_seconds=0
+            ),
+            True,
+        ),
+        (
+            Settings(data_dir=tmp_path, database_url=f"sqlite:///{path}"),
+            False,
+        ),  # CLI, worker, tests
+    ]:
+        engine = create_engine(settings, background_checkpoint=background)
+        assert wal_checkpointer(engine) is None
+        async with make_sessionmaker(engine)() as s:
+            assert (await s.execute(text("PRAGMA wal_autocheckpoint"))).scalar() == 1000
+        await engine.dispose()
