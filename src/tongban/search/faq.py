@@ -12,10 +12,18 @@ view                             weight  why
 ===============================  ======  ===========================================
 topic words (questions + ⅓ of    1.0     everything the topic says, answers included
 answers), places ×3
-topic character bigrams          1.0     words jieba splits differently, abbreviations
+topic character bigrams          2.0     words jieba splits differently, abbreviations
 best single question (words)     0.3     a near-paraphrase of one stored question
 best single question (bigrams)   0.3     same, at character level
 ===============================  ======  ===========================================
+
+The bigram views weight each of the question's bigrams by its *topicality*,
+learned from the knowledge base: how often a bigram of a stored question
+also occurs in another row (question or answer) of the same topic, against
+the rate over all bigrams (smoothed towards it). Bigrams of the subject —
+the place, the body, the policy's name — recur across a topic's questions;
+those of the point asked (申报期限, 多少钱) recur across topics. The weight
+is ``1 + TOPICALITY_BETA · (rate / global rate − 1)``, at least 0.05.
 
 Places are recognised with the region tree (泰州市, 泰州 and 海陵区 all name
 江苏 › 泰州; the feature is the division code and its ancestors), weighted ×3,
@@ -24,7 +32,7 @@ Measured on the shared 2020 policy KB by leave-one-out (``bench/eval_faq.py``).
 
 ``exclude``: score as if those rows were not in the knowledge base at all
 (their words leave the topic's counts, lengths and the document
-frequencies). The evaluation uses it for leave-one-out; it is the same code
+frequencies, and the topicality counts). The evaluation uses it for leave-one-out; it is the same code
 every question goes through.
 """
 
@@ -41,7 +49,10 @@ QUESTION_W = 1.0
 ANSWER_W = 1 / 3
 PLACE_W = 3.0
 QUOTED_W = 2.0
-VIEW_WEIGHTS = (1.0, 1.0, 0.3, 0.3)
+VIEW_WEIGHTS = (1.0, 2.0, 0.3, 0.3)
+TOPICALITY_BETA = 0.7
+TOPICALITY_PRIOR = 2.0  # pseudo-observations at the global rate
+TOPICALITY_MIN = 0.05
 OTHER_PLACE = 0.5
 NO_PLACE = 0.6
 K1 = 1.0
@@ -206,6 +217,69 @@ class _Units:
         return out
 
 
+class _Topicality:
+    """Per term: of the stored questions that contain it (in topics of two or
+    more rows), how many share it with another row of their topic."""
+
+    def __init__(
+        self,
+        asked: list[frozenset[str]],
+        said: list[frozenset[str]],
+        topic_rows: dict[int, list[int]],
+    ) -> None:
+        self.asked = asked  # a row's question terms
+        self.said = said  # a row's question and answer terms
+        self.topic_rows = topic_rows
+        self.opp: Counter[str] = Counter()
+        self.hit: Counter[str] = Counter()
+        for rs in topic_rows.values():
+            self._count(rs, None, self.opp, self.hit)
+        self.n_opp = sum(self.opp.values())
+        self.n_hit = sum(self.hit.values())
+
+    def _count(
+        self, rs: Sequence[int], only: set[str] | None, opp: Counter[str], hit: Counter[str]
+    ) -> None:
+        if len(rs) < 2:
+            return
+        for i in rs:
+            terms = self.asked[i] if only is None else self.asked[i] & only
+            for t in terms:
+                opp[t] += 1
+                if any(t in self.said[j] for j in rs if j != i):
+                    hit[t] += 1
+
+    def weights(
+        self, terms: Iterable[str], topic_of: list[int], excluded: set[int]
+    ) -> dict[str, float]:
+        wanted = set(terms)
+        opp: Counter[str] = Counter({t: self.opp.get(t, 0) for t in wanted})
+        hit: Counter[str] = Counter({t: self.hit.get(t, 0) for t in wanted})
+        n_opp, n_hit = self.n_opp, self.n_hit
+        # Excluded rows: recount their topics without them (the global rate too).
+        for k in {topic_of[i] for i in excluded}:
+            rs = self.topic_rows[k]
+            b_o: Counter[str] = Counter()
+            b_h: Counter[str] = Counter()
+            self._count(rs, None, b_o, b_h)
+            a_o: Counter[str] = Counter()
+            a_h: Counter[str] = Counter()
+            self._count([i for i in rs if i not in excluded], None, a_o, a_h)
+            n_opp += sum(a_o.values()) - sum(b_o.values())
+            n_hit += sum(a_h.values()) - sum(b_h.values())
+            for t in wanted:
+                opp[t] += a_o[t] - b_o[t]
+                hit[t] += a_h[t] - b_h[t]
+        if n_opp <= 0 or n_hit <= 0:
+            return {}
+        g = n_hit / n_opp
+        out = {}
+        for t in wanted:
+            p = (hit[t] + TOPICALITY_PRIOR * g) / (opp[t] + TOPICALITY_PRIOR)
+            out[t] = max(TOPICALITY_MIN, 1 + TOPICALITY_BETA * (p / g - 1))
+        return out
+
+
 def _scaled(scores: dict[int, float]) -> dict[int, float]:
     if not scores:
         return {}
@@ -267,6 +341,11 @@ class FaqMatcher:
         self.topic_bigrams = _Units(mix(q_bi, a_bi), self.topic_of, self.n_topics)
         self.row_words = _Units(mix(q_words, None), rows_of, len(self.rows))
         self.row_bigrams = _Units(mix(q_bi, None), rows_of, len(self.rows))
+        self.bigram_topicality = _Topicality(
+            [frozenset(x) for x in q_bi],
+            [frozenset(x) | frozenset(y) for x, y in zip(q_bi, a_bi, strict=True)],
+            self.topic_rows,
+        )
         self.topic_place_count: list[Counter[str]] = [Counter() for _ in range(self.n_topics)]
         for i, p in enumerate(places):
             self.topic_place_count[self.topic_of[i]].update(p)
@@ -296,11 +375,12 @@ class FaqMatcher:
         weight = {t: PLACE_W for t in words if t.startswith("@")}
         weight.update({t: QUOTED_W for t in words if t.startswith("“")})
         grams = analysis.bigrams(question)
+        gram_w = self.bigram_topicality.weights(grams, self.topic_of, excluded)
         views = (
             _scaled(self.topic_words.score(words, weight, ex)),
-            _scaled(self.topic_bigrams.score(grams, {}, ex)),
+            _scaled(self.topic_bigrams.score(grams, gram_w, ex)),
             _scaled(_best_per_topic(self.row_words.score(words, weight, ex), self.topic_of)),
-            _scaled(_best_per_topic(self.row_bigrams.score(grams, {}, ex), self.topic_of)),
+            _scaled(_best_per_topic(self.row_bigrams.score(grams, gram_w, ex), self.topic_of)),
         )
         fused: dict[int, float] = defaultdict(float)
         for w, view in zip(VIEW_WEIGHTS, views, strict=True):
