@@ -361,6 +361,7 @@ class Snapshot:
         self.title_group = [titles[t] for t in self.title_keys]
         self._title_choices: list[str] | None = None
         self._cache: OrderedDict[tuple[str, str | None], Any] = OrderedDict()
+        self._faq_cache: OrderedDict[tuple[str, int], list[FaqMatch]] = OrderedDict()
         self._top_cache: dict[tuple[str, str | None], tuple[int, list[tuple[float, int]]]] = {}
         self._boost_epoch = 0
         self.doc_province = [(d.region_code or NATIONAL)[:2] for d in self.docs]
@@ -716,7 +717,22 @@ class Snapshot:
         return out
 
     def faq_answers(self, q: str, *, limit: int = 5, exclude: Iterable[str] = ()) -> list[FaqMatch]:
-        return self.faq.match(q, limit=limit, exclude=exclude)
+        """The FAQ matches of a question, cached per snapshot (LRU) like the
+        text analysis: matching costs ~10 ms against a few thousand stored
+        questions, and what people ask repeats."""
+        exclude = tuple(exclude)
+        if exclude:
+            return self.faq.match(q, limit=limit, exclude=exclude)
+        key = (q, limit)
+        hit = self._faq_cache.get(key)
+        if hit is not None:
+            self._faq_cache.move_to_end(key)
+            return hit
+        found = self.faq.match(q, limit=limit)
+        self._faq_cache[key] = found
+        if len(self._faq_cache) > QUERY_CACHE:
+            self._faq_cache.popitem(last=False)
+        return found
 
     def add_click(self, kind: str, key: str) -> None:
         """Count a click in this process at once (other processes at their next build)."""
