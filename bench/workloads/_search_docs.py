@@ -18,6 +18,10 @@ the server starts:
    ``publish_implementation`` 100,000 times would take most of an hour and
    measure the catalogue, not search.
 
+The shared FAQ knowledge base (4,393 real policy questions and answers) is
+imported too, through the product's FAQ import: the search box matches a
+query against it on every first page.
+
 The server then indexes them through the catalogue's own provider
 (``catalogue/search_provider.py``), as in production; the index build time
 the workload reports includes reading the 100,000 entries and their documents.
@@ -41,6 +45,9 @@ ITEMS_CSV = (
     / "service_items_guangan"
     / "service_items.csv"
 )
+
+
+FAQ_KB = ITEMS_CSV.parents[1] / "faq_policy_qa_2020" / "faq_kb.tsv"
 
 
 def item_rows() -> list[dict[str, str]]:
@@ -77,6 +84,7 @@ async def _load(out: Path) -> None:
     from tongban.catalogue.models import Implementation, ImplementationVersion
     from tongban.core.db import create_engine, make_sessionmaker, session_scope
     from tongban.regions.models import Department, Region
+    from tongban.search import service as search_service
 
     t0 = time.perf_counter()
     engine = create_engine()
@@ -182,7 +190,15 @@ async def _load(out: Path) -> None:
                     select(func.count()).select_from(impl_t).where(impl_t.c.status == "published")
                 )
             ).scalar_one()
+        # the FAQ knowledge base too: the search box answers from it on every first page
+        async with session_scope(maker) as s:
+            faq = await search_service.import_faq(
+                s, None, filename=FAQ_KB.name, content=FAQ_KB.read_bytes(), source="kb"
+            )
+            if faq.status != "done":
+                raise SystemExit(f"FAQ import failed: {[e.text() for e in faq.errors[:5]]}")
         result = {
+            "faq_rows": faq.rows_written,
             "imported": report.rows,
             "copied": n,
             "published_entries": total,

@@ -123,13 +123,6 @@ def _keep(heap: list[float], score: float, n: int) -> None:
         heapq.heapreplace(heap, score)
 
 
-def _union(sets: Iterable[frozenset[int] | None]) -> frozenset[int] | set[int]:
-    found = [x for x in sets if x]
-    if len(found) == 1:
-        return found[0]
-    return set().union(*found)
-
-
 def _region_chain(code: str | None) -> frozenset[str]:
     if not code:
         return frozenset()
@@ -569,7 +562,7 @@ class Snapshot:
         best: list[float] = []  # min-heap of the ``need`` best entry scores
         docs = self.docs
         doc_province = self.doc_province
-        chain_groups: frozenset[int] | set[int] | None = None  # groups with an entry in the chain
+        chain_sets: list[frozenset[int]] | None = None  # groups with an entry in each chain region
         for s, g in top:
             full = len(best) >= need
             if full and best[0] >= s:
@@ -578,9 +571,13 @@ class Snapshot:
                 # From here on only a group with an entry in the searcher's own
                 # region or above can make the page; the others are skipped
                 # by one set lookup (at 100,000 entries most groups are).
-                if chain_groups is None:
-                    chain_groups = _union(self.region_groups.get(c) for c in chain)
-                if g not in chain_groups:
+                if chain_sets is None:
+                    region_groups = self.region_groups
+                    chain_sets = [region_groups[c] for c in chain if c in region_groups]
+                for groups_there in chain_sets:
+                    if g in groups_there:
+                        break
+                else:
                     continue
             grp = self.groups[g]
             if chain:
