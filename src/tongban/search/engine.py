@@ -41,6 +41,7 @@ from tongban.search.index import Provider, SearchDocument, Snapshot
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 5.0
+REBUILD_GAP = 3.0  # × the last build's duration: rebuilds take at most a quarter of the time
 FLUSH_SECONDS = 2.0
 FLUSH_ROWS = 500
 
@@ -160,6 +161,7 @@ class SearchEngine:
         self.rss_mb = (0.0, 0.0)  # process memory before and after the last build
         self.built_at = 0.0
         self._build_lock = asyncio.Lock()
+        self._first_lock = asyncio.Lock()
         self._rebuild: asyncio.Task[None] | None = None
         self._logs: dict[str, dict[str, Any]] = {}
         self._flusher: asyncio.Task[None] | None = None
@@ -197,10 +199,17 @@ class SearchEngine:
         version in the database moved (checked at most every few seconds)."""
         snap = self.snapshot
         if snap is None:
-            return await self.build()
+            return await self._first_build()
         now = time.monotonic()
-        if now - self.checked_at >= self.check_seconds and (
-            self._rebuild is None or self._rebuild.done()
+        # A rebuild is CPU work in a thread that competes with the requests
+        # for the interpreter: after one, wait REBUILD_GAP times as long as it
+        # took before the next (a 15-second build of 100,000 entries, then
+        # at least 45 s of answering from it), however often things change.
+        gap = 0.0 if self.wait_for_rebuild else REBUILD_GAP * self.build_seconds
+        if (
+            now - self.checked_at >= self.check_seconds
+            and now - self.built_at >= gap
+            and (self._rebuild is None or self._rebuild.done())
         ):
             self.checked_at = now
             try:
@@ -217,6 +226,17 @@ class SearchEngine:
                     return await self.build()
                 self._rebuild = asyncio.create_task(self._background_build())
         return snap
+
+    async def _first_build(self) -> Snapshot:
+        """The first snapshot, built once however many requests ask for it
+        at the same time (each used to queue on the lock and build again:
+        eight concurrent first searches took eight builds, 90 s at 100,000
+        entries)."""
+        async with self._first_lock:
+            if self.snapshot is None:
+                await self.build()
+        assert self.snapshot is not None
+        return self.snapshot
 
     async def refresh(self) -> Snapshot:
         """Rebuild now if the version moved (tests, the CLI, after an import)."""
