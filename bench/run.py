@@ -12,6 +12,7 @@ last line of stdout, one JSON object. See docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -36,6 +37,8 @@ from bench import pg  # noqa: E402
 from bench.client import HTTPConnection, LoadResult, drive, gather_limited  # noqa: E402
 from bench.server import DEFAULT_APP, Sampler, Server  # noqa: E402
 from bench.workloads import Ceiling, Context, Workload, available, load  # noqa: E402
+
+CONNECT_GAP = 0.02  # seconds between two clients' connections
 
 
 def log(msg: str) -> None:
@@ -125,7 +128,12 @@ async def load_phase(
         HTTPConnection(ctx.host, ctx.port, send_cookies=wl.send_cookies) for _ in range(ctx.clients)
     ]
     try:
-        await gather_limited([c.connect() for c in conns], limit=64)
+        # One after another, CONNECT_GAP apart, as separate clients connect:
+        # opened in one burst, every connection went to whichever server
+        # worker woke first and a second worker idled (verify: 16 of 16).
+        for c in conns:
+            await c.connect()
+            await asyncio.sleep(CONNECT_GAP)
         t = time.perf_counter()
         await gather_limited(
             [wl.setup_client(ctx, i, c) for i, c in enumerate(conns)], limit=min(8, ctx.clients)

@@ -595,3 +595,38 @@ async def test_the_signing_processes_sign_as_the_web_worker_does(session, monkey
     assert bulk._signing_pool() is not None
     there = await bulk.sign_all(sealer, docs, at_text)
     assert there == here and here[0][2] == lic.qr_payload and here[0][1] == lic.canonical_hash
+
+
+@pytest.mark.parametrize("alg", ["ed25519", "sm2"])
+async def test_sign_texts_writes_what_sign_makes(session, alg):
+    """``Signing.sign_texts`` assembles the JSON from parts written once per chunk:
+    byte for byte what ``sign`` + ``_dumps`` give (Ed25519 is deterministic; SM2
+    is not, so there everything but the signature value), and it verifies."""
+    import orjson
+
+    w = await helpers.world(session, algorithm=alg)
+    lic = await helpers.issue(session, w)
+    lt = await service.get_type_by_code(session, w.type_code)
+    sealer = await bulk.Sealer.for_department(session, lt, w.dept)
+    at_text = lic.signature["TBS_Sign"]["timeInfo"]
+    odd = bulk._Doc(**{k: getattr(lic, k) for k in bulk._Doc.__slots__})
+    odd.holder_name, odd.data = '引号"与\\反斜杠', {**lic.data, "business_name": "“全角”\u00e9"}
+    odd.valid_until = None
+    docs = [bulk._Doc(**{k: getattr(lic, k) for k in bulk._Doc.__slots__}), odd]
+    fast = sealer.signing.sign_texts(docs, at_text)
+    for doc, (sig_text, digest_hex, qr) in zip(docs, fast, strict=True):
+        sig, ref_digest, ref_qr = sealer.sign(doc, at_text)
+        assert digest_hex == ref_digest
+        if alg == "ed25519":
+            assert sig_text == bulk._dumps(sig) and qr == ref_qr
+        else:
+            got = orjson.loads(sig_text)
+            assert list(got) == list(sig) and got["TBS_Sign"] == sig["TBS_Sign"]
+            assert {k: v for k, v in got.items() if k != "signature"} == {
+                k: v for k, v in sig.items() if k != "signature"
+            }
+            assert qr.rsplit(".", 1)[0] == ref_qr.rsplit(".", 1)[0]
+    lic.signature, lic.qr_payload = orjson.loads(fast[0][0]), fast[0][2]
+    assert (await service.check_record(session, lic)).ok
+    v = await service.verify(session, text=fast[0][2], channel="api")
+    assert v.result == "valid" and v.signature_checked

@@ -106,3 +106,133 @@ async def test_recorder_writes_what_is_pending_on_close(sessionmaker_):
     async with sessionmaker_() as s:
         assert await _count(s) == 3
     assert rec.written == 3 and not rec.rows
+
+
+async def test_a_licence_revoked_after_it_was_verified_shows_revoked_at_once(session, client):
+    """The hot path caches seal keys, never a licence's status: the next check reads it."""
+    w = await helpers.world(session)
+    lic = await helpers.issue(session, w)
+    await session.commit()
+    for _ in range(3):
+        r = client.post("/api/v1/licences/verify", json={"payload": lic.qr_payload}).json()
+        assert r["result"] == "valid" and r["licence"]["status"] == "valid"
+    await service.revoke(session, w.approver, lic.id, reason="依法吊销")
+    await session.commit()
+    r = client.post("/api/v1/licences/verify", json={"payload": lic.qr_payload}).json()
+    assert r["result"] == "revoked" and r["signature_checked"]
+    assert r["licence"]["status"] == "revoked" and r["licence"]["status_changed_on"]
+
+
+async def test_a_tampered_payload_fails_on_the_hot_path(session, client):
+    """Claims changed under the original signature, or a signature from another
+    seal's key, or an unknown key id: invalid, never valid."""
+    import orjson
+
+    from tongban.licences import crypto, payload
+
+    w = await helpers.world(session)
+    lic = await helpers.issue(session, w)
+    other = await helpers.world(session)  # another department, another seal
+    stranger = await helpers.issue(session, other)
+    await session.commit()
+    _, body, sig = lic.qr_payload.split(".")
+    claims = orjson.loads(crypto.b64u_decode(body))
+
+    def post(text: str) -> dict:
+        return client.post("/api/v1/licences/verify", json={"payload": text}).json()
+
+    for change in ({"vu": "2099-12-31"}, {"h": "李*四"}, {"id": stranger.identifier}):
+        forged = crypto.canonical({**claims, **change})
+        got = post(f"{payload.PREFIX}.{crypto.b64u(forged)}.{sig}")
+        assert got["result"] == "invalid" and not got["signature_checked"], change
+    # the other seal's signature over this licence's claims, naming the other key
+    _, _, stranger_sig = stranger.qr_payload.split(".")
+    got = post(f"{payload.PREFIX}.{body}.{stranger_sig}")
+    assert got["result"] == "invalid"
+    # a key id nobody published
+    unknown = crypto.canonical({**claims, "k": "ed25519-0000000000000000"})
+    got = post(f"{payload.PREFIX}.{crypto.b64u(unknown)}.{sig}")
+    assert got["result"] == "invalid" and got["licence"] is None
+    # the untouched payload still verifies (nothing above poisoned a cache)
+    assert post(lic.qr_payload)["result"] == "valid"
+
+
+async def test_the_hot_path_reads_bodies_as_the_model_does(session, client):
+    w = await helpers.world(session)
+    lic = await helpers.issue(session, w)
+    await session.commit()
+    url = "/api/v1/licences/verify"
+    padded = client.post(url, json={"payload": f"  {lic.qr_payload}\n"}).json()
+    assert padded["result"] == "valid"
+    link = client.post(url, json={"payload": f"https://example.gov.cn/verify?p={lic.qr_payload}"})
+    assert link.json()["result"] == "valid"
+    extra = client.post(url, json={"payload": lic.qr_payload, "x": 1})
+    assert extra.status_code == 422 and extra.json()["code"] == "validation_failed"
+    empty = client.post(url, json={"payload": "   "})
+    assert empty.status_code == 422 and empty.json()["code"] == "verify_input_required"
+    too_long = client.post(url, json={"payload": "TB1." + "A" * 2100})
+    assert too_long.status_code == 422
+    not_json = client.post(url, content=b"{", headers={"content-type": "application/json"})
+    assert not_json.status_code == 422 and not_json.json()["code"] == "validation_failed"
+    wrong_type = client.post(url, json={"payload": 5})
+    assert wrong_type.status_code == 422
+
+
+async def test_the_recorder_writes_each_column(sessionmaker_, session):
+    """Rows go through the driver (COPY / executemany): every column lands as given."""
+    import datetime as dt
+
+    rec = verifylog.Recorder(sessionmaker_, interval=60)
+    at = dt.datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=dt.UTC)
+    rec.add(
+        (None, "1.2.156.3005.2.x", "page", "account:7", "10.0.0.1", "not_found", "370102000000", at)
+    )
+    rec.add(
+        {
+            "licence_id": None,
+            "identifier": "",
+            "channel": "api",
+            "requester": "anonymous",
+            "ip": "::1",
+            "result": "invalid",
+            "region_code": "000000000000",
+            "at": at + dt.timedelta(seconds=1),
+        }
+    )
+    assert await rec.flush() == 2
+    rows = (
+        (await session.execute(select(VerificationLog).order_by(VerificationLog.id)))
+        .scalars()
+        .all()
+    )
+    got = [
+        (r.licence_id, r.identifier, r.channel, r.requester, r.ip, r.result, r.region_code, r.at)
+        for r in rows
+    ]
+    assert got == [
+        (
+            None,
+            "1.2.156.3005.2.x",
+            "page",
+            "account:7",
+            "10.0.0.1",
+            "not_found",
+            "370102000000",
+            at,
+        ),
+        (
+            None,
+            "",
+            "api",
+            "anonymous",
+            "::1",
+            "invalid",
+            "000000000000",
+            at + dt.timedelta(seconds=1),
+        ),
+    ]
+
+
+async def test_the_recorder_writes_every_column_of_the_table():
+    """The driver path names its columns: one the model adds must be written too."""
+    assert set(verifylog.COLUMNS) == {c.name for c in VerificationLog.__table__.columns} - {"id"}

@@ -79,6 +79,22 @@ def _verify_text(raw: bytes) -> str:
     return text
 
 
+def _hot_text(raw: bytes) -> str:
+    """``_verify_text`` for the common body, ``{"payload": "<text>"}``, without
+    the model (same outcome); any other body goes through ``_verify_text``."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        body = None
+    if type(body) is dict and len(body) == 1:
+        text = body.get("payload")
+        if type(text) is str and len(text) <= 2000:
+            text = text.strip()
+            if text:
+                return text
+    return _verify_text(raw)
+
+
 @router.post(
     "/licences/verify",
     summary="核验电子证照（证照标识或二维码内容）",
@@ -137,8 +153,7 @@ async def verify_hot(request: Request) -> Response:
     the general path, ``verify``."""
     if request.headers.get("authorization") or not service.log_batched():
         return await _general(request)
-    raw = await request.body()
-    text = _verify_text(raw)
+    text = _hot_text(await request.body())
     if not payload.looks_like_payload(text):
         return await _general(request)
     maker, ip = request.app.state.sessionmaker, client_ip(request)

@@ -37,6 +37,7 @@ at the check; anything else falls back to ``crypto.canonical``).
 from __future__ import annotations
 
 import asyncio
+import binascii
 import csv
 import datetime as dt
 import hashlib
@@ -721,12 +722,75 @@ class Signing:
         return sig, data_digest.hex(), qr
 
     def sign_texts(self, docs: list[_Doc], at_text: str) -> list[tuple[str, str, str]]:
-        """Each doc's (SES_Signature JSON text, canonical hash hex, QR payload)."""
+        """Each doc's (SES_Signature JSON text, canonical hash hex, QR payload): what
+        ``sign`` gives, the signature as ``_dumps`` writes it — the same bytes, made
+        with the JSON parts that do not change from licence to licence written once
+        (``tests/licences/test_bulk.py`` compares the two)."""
+        spec = self.spec
+        alg = spec.algorithm
+        sign = self.signer.sign
+        sha256 = hashlib.sha256 if alg == "ed25519" else None
+        q = _json_str
+        seal_part = f'{{"esID":{q(spec.esid)},"sealHash":{q(spec.seal_hash)}}}'
+        # TBS_Sign canonical (keys sorted) and as stored (insertion order, as ``sign`` builds it)
+        tbs_mid = f'","eseal":{seal_part},"hashAlgID":{q(crypto.HASH_OIDS[alg])},"propertyInfo":'
+        tbs_end = f',"timeInfo":{q(at_text)},"version":{seals.SEAL_VERSION}}}'
+        stored_head = (
+            f'{{"TBS_Sign":{{"version":{seals.SEAL_VERSION},"eseal":{seal_part},'
+            f'"timeInfo":{q(at_text)},"dataHash":"'
+        )
+        stored_mid = f'","hashAlgID":{q(crypto.HASH_OIDS[alg])},"propertyInfo":'
+        stored_tail = (
+            f'}},"cert":{_dumps(spec.record)},"signatureAlgID":{q(crypto.SIGN_OIDS[alg])},'
+            '"signature":"'
+        )
+        qr_fields, key_id, prefix = spec.qr_fields, spec.key_id, payload.PREFIX + "."
+        b64u, document = _b64u, service.licence_document
         out = []
         for doc in docs:
-            sig, digest_hex, qr = self.sign(doc, at_text)
-            out.append((_dumps(sig), digest_hex, qr))
+            canon = fast_canonical(document(doc))  # type: ignore[arg-type]
+            data_digest = sha256(canon).digest() if sha256 else crypto.digest(alg, canon)
+            data_hash = b64u(data_digest)
+            ident = q(doc.identifier)
+            tbs = f'{{"dataHash":"{data_hash}{tbs_mid}{ident}{tbs_end}'.encode()
+            sig_text = (
+                f'{stored_head}{data_hash}{stored_mid}{ident}{stored_tail}{b64u(sign(tbs))}"}}'
+            )
+            data = doc.data
+            extra = {
+                n: data[n] for n in qr_fields if n in data and isinstance(data[n], str | int | bool)
+            }
+            valid_until = doc.valid_until
+            claims = payload.claims_for(
+                identifier=doc.identifier,
+                name=doc.name,
+                number=doc.number,
+                holder_name=doc.holder_name,
+                holder_code=doc.holder_code,
+                holder_code_type=doc.holder_code_type,
+                issuer_name=doc.issuer_name,
+                issued_on=doc.issued_on.isoformat(),
+                valid_from=doc.valid_from.isoformat(),
+                valid_until=valid_until.isoformat() if valid_until else "",
+                key_id=key_id,
+                extra=extra or None,
+            )
+            body = fast_canonical(claims)
+            out.append((sig_text, data_digest.hex(), f"{prefix}{b64u(body)}.{b64u(sign(body))}"))
         return out
+
+
+_B64_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _b64u(data: bytes) -> str:
+    """``crypto.b64u`` (unpadded base64url) in one pass."""
+    return binascii.b2a_base64(data, newline=False).translate(_B64_URLSAFE).rstrip(b"=").decode()
+
+
+def _json_str(value: str) -> str:
+    """A string as JSON text, as orjson writes it (in the signed and the stored forms alike)."""
+    return orjson.dumps(value).decode()
 
 
 @dataclass

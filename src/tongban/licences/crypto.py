@@ -196,22 +196,28 @@ def verify(algorithm: str, public_pem: str, signature: bytes, data: bytes) -> bo
         key = load_public(algorithm, public_pem)
     except Exception:
         return False
+    return verify_loaded(algorithm, key, signature, data)
+
+
+def verify_loaded(algorithm: str, key: Any, signature: bytes, data: bytes) -> bool:
+    """``verify`` with a key object ``load_public`` gave (the hot path keeps it per key id)."""
     if algorithm == "ed25519":
         try:
             key.verify(signature, data)
             return True
         except _CryptoInvalidSignature:
             return False
-    ec, t_hashes, _s = _sm2()
-    from tongsuopy.crypto.exceptions import InvalidSignature
-
     try:
-        key.verify(signature, data, ec.ECDSA(t_hashes.SM3()))
+        key.verify(signature, data, _sm2_with_sm3())
         return True
-    except (InvalidSignature, ValueError):
+    except Exception:  # InvalidSignature, ValueError, an OpenSSL error on a malformed signature
         return False
-    except Exception:  # an OpenSSL error on a malformed signature
-        return False
+
+
+@lru_cache(maxsize=1)
+def _sm2_with_sm3() -> Any:
+    ec, t_hashes, _s = _sm2()
+    return ec.ECDSA(t_hashes.SM3())
 
 
 def public_der(algorithm: str, public_pem: str) -> bytes:

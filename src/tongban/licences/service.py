@@ -30,7 +30,7 @@ from tongban.core.identifiers import mask_name, mask_resident_id
 from tongban.core.outbox import record_event
 from tongban.identity.access import Actor
 from tongban.identity.models import Account, Enterprise, Person
-from tongban.licences import access, config, crypto, identifier, payload, seals
+from tongban.licences import access, config, crypto, identifier, payload, seals, verifylog
 from tongban.licences.models import (
     NATIONAL,
     VERIFY_RESULTS,
@@ -976,6 +976,7 @@ class KeyInfo:
     kind: str
     valid_from: dt.datetime
     valid_until: dt.datetime
+    public: Any = None  # the loaded key object (None: the PEM does not load; nothing verifies)
 
 
 @dataclass
@@ -1130,7 +1131,11 @@ async def _key(lookup: Lookup, kid: str) -> KeyInfo | None:
             cache.missing.clear()
         cache.missing[kid] = time.monotonic()
         return None
-    got = cache.keys[kid] = KeyInfo(row[0], row[2], row[3], row[4], row[5], row[6])
+    try:
+        public = crypto.load_public(row[2], row[3])
+    except Exception:
+        public = None
+    got = cache.keys[kid] = KeyInfo(row[0], row[2], row[3], row[4], row[5], row[6], public)
     cache.missing.pop(kid, None)
     return got
 
@@ -1223,9 +1228,9 @@ async def verify_payload(lookup: Lookup, text: str, *, today: dt.date) -> Verifi
         result="invalid", message=MESSAGES["invalid"], method="payload", identifier=ident[:160]
     )
     key = await _key(lookup, claims["k"])
-    if key is None or key.kind != "department":
+    if key is None or key.kind != "department" or key.public is None:
         return v
-    if not crypto.verify(key.algorithm, key.public_pem, decoded.signature, decoded.body):
+    if not crypto.verify_loaded(key.algorithm, key.public, decoded.signature, decoded.body):
         return v
     v.signature_checked = True
     row = await lookup.licence(ident)
@@ -1338,24 +1343,26 @@ def log_verification(
     result: str,
     region_code: str,
 ) -> None:
-    row = {
-        "licence_id": licence_id,
-        "identifier": identifier,
-        "channel": channel,
-        "requester": requester[:100],
-        "ip": ip[:45],
-        "result": result,
-        "region_code": region_code,
-        "at": now(),
-    }
     batch_ms = config.settings().licence_verify_log_batch_ms
     if maker is not None and batch_ms > 0:
-        from tongban.licences import verifylog
-
-        verifylog.recorder(maker, batch_ms).add(row)
+        # verifylog.COLUMNS order
+        verifylog.recorder(maker, batch_ms).add(
+            (licence_id, identifier, channel, requester[:100], ip[:45], result, region_code, now())
+        )
     else:
         assert session is not None
-        session.add(VerificationLog(**row))
+        session.add(
+            VerificationLog(
+                licence_id=licence_id,
+                identifier=identifier,
+                channel=channel,
+                requester=requester[:100],
+                ip=ip[:45],
+                result=result,
+                region_code=region_code,
+                at=now(),
+            )
+        )
 
 
 async def get_verifications(

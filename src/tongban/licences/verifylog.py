@@ -10,6 +10,10 @@ never a licence change, which is always in the request's own transaction.
 ``close()`` (called when the app stops) writes what is left. With
 ``licence_verify_log_batch_ms = 0`` each row is written in the request's own
 transaction instead.
+
+Rows wait as plain tuples (``COLUMNS``) and are written through the pooled
+connection's driver — ``COPY`` on PostgreSQL, one ``executemany`` on SQLite —
+in the writer's own transaction: the ORM's bulk insert cost ~20 µs a row.
 """
 
 from __future__ import annotations
@@ -20,10 +24,9 @@ import logging
 import weakref
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tongban.licences.models import VerificationLog
+from tongban.core.sqlite_inline import bind_datetime
 
 log = logging.getLogger("tongban.licences")
 
@@ -33,18 +36,29 @@ MAX_PENDING = (
 )
 
 
+# the columns of a waiting row, in order (``VerificationLog``'s, but its id)
+COLUMNS = ("licence_id", "identifier", "channel", "requester", "ip", "result", "region_code", "at")
+_INSERT_SQLITE = (
+    f"INSERT INTO licence_verification ({', '.join(COLUMNS)}) "  # noqa: S608 - constant names
+    f"VALUES ({', '.join('?' * len(COLUMNS))})"
+)
+
+
 class Recorder:
     def __init__(self, maker: async_sessionmaker[AsyncSession], interval: float) -> None:
         self.maker = maker
         self.interval = interval
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[tuple[Any, ...]] = []
         self.dropped = 0
         self.written = 0
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._flush_lock = asyncio.Lock()
 
-    def add(self, row: dict[str, Any]) -> None:
+    def add(self, row: dict[str, Any] | tuple[Any, ...]) -> None:
+        """Queue one row: a tuple in ``COLUMNS`` order (or a dict of them); ``at`` an aware datetime."""
+        if isinstance(row, dict):
+            row = tuple(row[c] for c in COLUMNS)
         self.rows.append(row)
         if len(self.rows) > MAX_PENDING:
             over = len(self.rows) - MAX_PENDING
@@ -75,8 +89,7 @@ class Recorder:
                 return 0
             try:
                 async with self.maker() as session:
-                    for i in range(0, len(rows), MAX_BATCH):
-                        await session.execute(insert(VerificationLog), rows[i : i + MAX_BATCH])
+                    await _write(session, rows)
                     await session.commit()
             except BaseException:
                 self.rows[:0] = rows  # keep them for the next try
@@ -93,6 +106,21 @@ class Recorder:
             await self.flush()
         except Exception:
             log.exception("verification log rows lost at shutdown: %d", len(self.rows))
+
+
+async def _write(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
+    """The rows in the session's transaction, through its connection's driver."""
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        apg = (await conn.get_raw_connection()).driver_connection
+        await apg.copy_records_to_table("licence_verification", records=rows, columns=COLUMNS)
+    else:
+        last = len(COLUMNS) - 1
+        for i in range(0, len(rows), MAX_BATCH):
+            await conn.exec_driver_sql(
+                _INSERT_SQLITE,
+                [(*r[:last], bind_datetime(r[last])) for r in rows[i : i + MAX_BATCH]],
+            )
 
 
 _recorders: weakref.WeakKeyDictionary[Any, Recorder] = weakref.WeakKeyDictionary()
