@@ -60,7 +60,9 @@ from tongban.web.app import ORJSONResponse
 
 async def submit(request: Request) -> Response:
     """``POST /api/v1/cases``: the driver path when it applies, else the general one."""
-    if request.cookies.get(deps.SESSION_COOKIE) and not request.headers.get("authorization", "").lower().startswith("bearer "):
+    if request.cookies.get(deps.SESSION_COOKIE) and not request.headers.get(
+        "authorization", ""
+    ).lower().startswith("bearer "):
         response = await _driver_path(request)
         if response is not None:
             return response
@@ -69,23 +71,9 @@ async def submit(request: Request) -> Response:
 
 async def general(request: Request) -> Response:
     """``api.submit`` in the request's transaction, as FastAPI runs it (``deps.db``)."""
-    session = request.app.state.sessionmaker()
-    try:
+    async with deps.request_transaction(request) as session:
         actor = await deps.require_actor(await deps.optional_actor(request, session))
-        response = await api.submit(request, session, actor)
-        await session.commit()
-    except AppError as e:
-        if e.persist:
-            await session.commit()
-        else:
-            await session.rollback()
-        raise
-    except BaseException:
-        await session.rollback()
-        raise
-    finally:
-        await session.close()
-    return response
+        return await api.submit(request, session, actor)
 
 
 # The probe of service.submit (``_submit_probe_stmt``): the implementation,
@@ -113,12 +101,20 @@ async def _driver_path(request: Request) -> Response | None:
     except AppError:
         return None
     key = (request.headers.get("idempotency-key") or "").strip()
-    if (body.materials or body.enterprise_id is not None or body.applicant_person_id is not None
-            or not 8 <= len(key) <= 80 or body.channel not in lifecycle.CHANNELS or body.channel == "window"):
+    if (
+        body.materials
+        or body.enterprise_id is not None
+        or body.applicant_person_id is not None
+        or not 8 <= len(key) <= 80
+        or body.channel not in lifecycle.CHANNELS
+        or body.channel == "window"
+    ):
         return None
     settings = request.app.state.settings
     async with deps.raw_connection(request) as conn:
-        found = await resolve_session_raw(conn, request.cookies[deps.SESSION_COOKIE], settings=settings)
+        found = await resolve_session_raw(
+            conn, request.cookies[deps.SESSION_COOKIE], settings=settings
+        )
         if found is None:
             return None
         actor = found[0]
@@ -128,32 +124,68 @@ async def _driver_path(request: Request) -> Response | None:
             deps.check_csrf(request, actor.csrf_token)
         except AppError:
             return None
-        rows = await conn.fetch(_PROBE, actor.person_id, actor.account_id, key, body.implementation_id)
+        rows = await conn.fetch(
+            _PROBE, actor.person_id, actor.account_id, key, body.implementation_id
+        )
         if not rows:
             return None
-        status, published, region, department_id, item_name, version_id, content_hash, person_name, existing = rows[0]
-        if status != "published" or published is None or version_id is None or person_name is None or existing is not None:
+        (
+            status,
+            published,
+            region,
+            department_id,
+            item_name,
+            version_id,
+            content_hash,
+            person_name,
+            existing,
+        ) = rows[0]
+        if (
+            status != "published"
+            or published is None
+            or version_id is None
+            or person_name is None
+            or existing is not None
+        ):
             return None
         doc = service._VERSION_CACHE.get(content_hash)
         if doc is None:
             got = await conn.fetch(_VERSION, version_id)
             if len(service._VERSION_CACHE) >= service._VERSION_CACHE_MAX:
                 service._VERSION_CACHE.clear()
-            doc = service._VERSION_CACHE[content_hash] = (conn.json(got[0][0]), conn.json(got[0][1]))
+            doc = service._VERSION_CACHE[content_hash] = (
+                conn.json(got[0][0]),
+                conn.json(got[0][1]),
+            )
         fields, version_form = doc
-        clean, errors = forms.validate_submission(version_form or forms.default_form(), body.form_data or {})
+        clean, errors = forms.validate_submission(
+            version_form or forms.default_form(), body.form_data or {}
+        )
         if errors:
             return None
         values = service.new_case_values(
-            actor, await _calendar(request), fields, clean, implementation_id=body.implementation_id,
-            version_id=version_id, department_id=department_id, region_code=region, item_name=item_name,
-            person_id=actor.person_id, enterprise_id=None, applicant_name=person_name, channel=body.channel, key=key,
+            actor,
+            await _calendar(request),
+            fields,
+            clean,
+            implementation_id=body.implementation_id,
+            version_id=version_id,
+            department_id=department_id,
+            region_code=region,
+            item_name=item_name,
+            person_id=actor.person_id,
+            enterprise_id=None,
+            applicant_name=person_name,
+            channel=body.channel,
+            key=key,
         )
         engine = request.app.state.engine.sync_engine
         try:
             if conn.is_sqlite:
                 async with write_transaction(conn._dbapi) as raw:
-                    case_id = service.write_sqlite(raw.cursor(), engine.dialect, actor, values, [], {})
+                    case_id = service.write_sqlite(
+                        raw.cursor(), engine.dialect, actor, values, [], {}
+                    )
                     if case_id is None:
                         raise _Handover  # the submitter used the key meanwhile
             else:
@@ -188,7 +220,10 @@ class _Compiled:
         compiled = stmt.compile(dialect=dialect)
         self.sql = str(compiled)
         procs = compiled._bind_processors
-        self.binds = [(name, compiled.params.get(name), procs.get(name)) for name in compiled.positiontup or ()]
+        self.binds = [
+            (name, compiled.params.get(name), procs.get(name))
+            for name in compiled.positiontup or ()
+        ]
 
     def args(self, params: dict[str, Any]) -> list[Any]:
         out = []
@@ -206,8 +241,19 @@ def _pg(dialect: Any, name: str) -> _Compiled:
     if got is None:
         if name == "delivery":
             t = OutboxDelivery.__table__
-            stmt = pg_insert(t).values({c: bindparam(c, type_=t.c[c].type) for c in (
-                "event_id", "handler", "status", "attempts", "available_at", "region_code")})
+            stmt = pg_insert(t).values(
+                {
+                    c: bindparam(c, type_=t.c[c].type)
+                    for c in (
+                        "event_id",
+                        "handler",
+                        "status",
+                        "attempts",
+                        "available_at",
+                        "region_code",
+                    )
+                }
+            )
         else:
             stmt = service._stmt("postgresql", name)
         got = _PG[name] = _Compiled(stmt, dialect)
@@ -227,12 +273,26 @@ async def _file_pg(driver: Any, dialect: Any, actor: Any, values: dict[str, Any]
         values["number"] = number
         now_ = now()
         record = _pg(dialect, "pg_record")
-        events = await driver.fetch(record.sql, *record.args(service.pg_record_params(actor, values, case_id, seq, prev, {}, now_)))
+        events = await driver.fetch(
+            record.sql,
+            *record.args(service.pg_record_params(actor, values, case_id, seq, prev, {}, now_)),
+        )
         # as outbox.record_deliveries_sync (the column defaults written out)
         delivery = _pg(dialect, "delivery")
-        rows = [delivery.args({"event_id": event_id, "handler": reg.name, "status": "pending", "attempts": 0,
-                               "available_at": now_, "region_code": values["region_code"]})
-                for event_id, name in events for reg in handlers_for(name)]
+        rows = [
+            delivery.args(
+                {
+                    "event_id": event_id,
+                    "handler": reg.name,
+                    "status": "pending",
+                    "attempts": 0,
+                    "available_at": now_,
+                    "region_code": values["region_code"],
+                }
+            )
+            for event_id, name in events
+            for reg in handlers_for(name)
+        ]
         if rows:
             await driver.executemany(delivery.sql, rows)
     return int(case_id)

@@ -343,23 +343,14 @@ async def execute_write(dbapi_connection: InlineConnection, sql: str, parameters
     code (no greenlet): the write lock of the database file is awaited, then
     ``BEGIN IMMEDIATE`` … ``COMMIT``, as ``begin_write`` does for SQLAlchemy.
     Returns the number of rows changed."""
-    if dbapi_connection._writing:
-        raise RuntimeError("execute_write on a connection inside a write transaction")
-    raw = dbapi_connection._raw
-    async with _lock_for(dbapi_connection._path):
-        raw.execute("BEGIN IMMEDIATE")
-        try:
-            count = raw.execute(sql, parameters).rowcount
-            raw.execute("COMMIT")
-        except BaseException:
-            if raw.in_transaction:
-                raw.rollback()
-            raise
-    return count
+    async with write_transaction(dbapi_connection) as raw:
+        return raw.execute(sql, parameters).rowcount
 
 
 @contextlib.asynccontextmanager
-async def write_transaction(dbapi_connection: InlineConnection) -> AsyncIterator[sqlite3.Connection]:
+async def write_transaction(
+    dbapi_connection: InlineConnection,
+) -> AsyncIterator[sqlite3.Connection]:
     """Several writing statements in one transaction from plain async code (no
     greenlet): the write lock of the database file is awaited, then ``BEGIN
     IMMEDIATE``; yields the ``sqlite3`` connection; ``COMMIT`` when the block

@@ -31,7 +31,7 @@ from tongban.licences.schemas import (
     type_dict,
 )
 from tongban.web.app import ORJSONResponse
-from tongban.web.deps import DB, CurrentActor, raw_connection
+from tongban.web.deps import DB, CurrentActor, raw_connection, request_transaction
 
 router = APIRouter(tags=["电子证照"])
 
@@ -128,19 +128,8 @@ async def verify(request: Request, session: DB) -> Response:
 
 async def _general(request: Request) -> Response:
     """``verify`` with its own session, committed as the request edge would."""
-    session = request.app.state.sessionmaker()
-    try:
-        response = await verify(request, session)
-        await session.commit()
-        return response
-    except AppError as e:
-        await (session.commit() if e.persist else session.rollback())
-        raise
-    except BaseException:
-        await session.rollback()
-        raise
-    finally:
-        await session.close()
+    async with request_transaction(request) as session:
+        return await verify(request, session)
 
 
 async def verify_hot(request: Request) -> Response:

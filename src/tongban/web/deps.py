@@ -26,7 +26,12 @@ CSRF_COOKIE = "tongban_csrf"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-async def db(request: Request) -> AsyncIterator[AsyncSession]:
+@asynccontextmanager
+async def request_transaction(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's session and transaction: committed when the block ends,
+    also when it raises an ``AppError`` that persists (a locked account's
+    failure count), rolled back otherwise. What ``DB`` gives an endpoint;
+    hot routes (``web.app.HotRoutes``) that need a session use it directly."""
     session: AsyncSession = request.app.state.sessionmaker()
     try:
         yield session
@@ -42,6 +47,11 @@ async def db(request: Request) -> AsyncIterator[AsyncSession]:
         raise
     finally:
         await session.close()
+
+
+async def db(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request_transaction(request) as session:
+        yield session
 
 
 # scope="function": the dependency exits (commits) when the endpoint returns,
@@ -109,7 +119,11 @@ async def read_actor(request: Request, conn: AsyncConnection) -> Actor:
             raise AppError("访问令牌无效或已过期", code="invalid_token", status=401)
     else:
         token = request.cookies.get(SESSION_COOKIE)
-        actor = await resolve_session_on(conn, token, settings=request.app.state.settings) if token else None
+        actor = (
+            await resolve_session_on(conn, token, settings=request.app.state.settings)
+            if token
+            else None
+        )
     if actor is None:
         raise NotAuthenticated()
     request.state.actor = actor
@@ -193,7 +207,11 @@ async def verified_form(request: Request, actor: OptionalActor) -> dict[str, str
     """
     form = await request.form()
     sent = str(form.get("csrf_token") or request.headers.get("x-csrf-token") or "")
-    expected = actor.csrf_token if actor is not None and actor.via == "session" else request.cookies.get(CSRF_COOKIE, "")
+    expected = (
+        actor.csrf_token
+        if actor is not None and actor.via == "session"
+        else request.cookies.get(CSRF_COOKIE, "")
+    )
     if not expected or not sent or not secrets.compare_digest(sent, expected):
         raise AppError("页面已过期，请刷新页面后重新提交", code="csrf_failed", status=403)
     return {k: str(v) for k, v in form.items() if isinstance(v, str)}
