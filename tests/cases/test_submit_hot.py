@@ -51,14 +51,6 @@ async def world(session) -> dict[str, Any]:
     return {"impl": impl.id, "person": person, "other": other, "enterprise": ent.id, "token": token}
 
 
-def _token(client: TestClient, username: str) -> str:
-    builders.login(client, username)
-    token = client.cookies.get(deps.SESSION_COOKIE)
-    client.cookies.clear()
-    assert token
-    return token
-
-
 def _form(p: Any) -> dict[str, Any]:
     return {"applicant_name": p.name, "applicant_id_number": p.id_number, "phone": "13800138000"}
 
@@ -174,7 +166,7 @@ async def _rows(session, case_id: int) -> dict[str, Any]:
 async def test_a_new_case_as_the_fastapi_route(
     world, client, general, session, monkeypatch
 ) -> None:
-    token = _token(client, "applicant1")
+    token = builders.session_token(client, "applicant1")
     body = {"implementation_id": world["impl"], "form_data": _form(world["person"])}
 
     async def not_here(request: Any) -> None:
@@ -205,7 +197,7 @@ async def test_a_new_case_as_the_fastapi_route(
 
 
 async def test_idempotent_retry(world, client, general) -> None:
-    token = _token(client, "applicant1")
+    token = builders.session_token(client, "applicant1")
     body = {"implementation_id": world["impl"], "form_data": _form(world["person"])}
     first = _post(client, token, body, "same-00000001")
     again = _post(client, token, body, "same-00000001")
@@ -242,7 +234,7 @@ async def test_idempotent_retry(world, client, general) -> None:
     ],
 )
 async def test_refusals_are_the_same_bytes(world, client, general, case: str) -> None:
-    token = _token(client, "applicant1")
+    token = builders.session_token(client, "applicant1")
     good = {"implementation_id": world["impl"], "form_data": _form(world["person"])}
     body: Any = good
     key: str | None = f"refuse-{case}"[:40]
@@ -281,7 +273,13 @@ async def test_refusals_are_the_same_bytes(world, client, general, case: str) ->
 async def test_unauthenticated_staff_and_out_of_scope(
     world, client, general, who: str | None
 ) -> None:
-    token = None if who is None else "x" * 43 if who == "unknown" else _token(client, who)
+    token = (
+        None
+        if who is None
+        else "x" * 43
+        if who == "unknown"
+        else builders.session_token(client, who)
+    )
     body = {
         "implementation_id": world["impl"],
         "form_data": _form(world["person"]),
@@ -301,7 +299,7 @@ async def test_unauthenticated_staff_and_out_of_scope(
 
 
 async def test_csrf_and_bearer_tokens(world, client, general) -> None:
-    token = _token(client, "applicant1")
+    token = builders.session_token(client, "applicant1")
     body = b'{"implementation_id": 1}'
     for headers in (
         {"content-type": "text/plain"},

@@ -116,14 +116,6 @@ async def world(session) -> World:
     return World(impl.id, impl2.id, dept.id, dept2.id, numbers, token)
 
 
-def _cookie(client: TestClient, username: str) -> str:
-    b.login(client, username)
-    token = client.cookies.get(deps.SESSION_COOKIE)
-    client.cookies.clear()
-    assert token
-    return token
-
-
 def _get(client: TestClient, path: str, token: str | None, **headers: str):
     if token:
         headers["cookie"] = f"{deps.SESSION_COOKIE}={token}"
@@ -166,14 +158,14 @@ def _queries(w: World) -> list[dict[str, object]]:
 async def test_pages_and_counts_are_the_fastapi_routes_bytes(
     world: World, client, general, who: str
 ) -> None:
-    token = _cookie(client, who)
+    token = b.session_token(client, who)
     for q in _queries(world):
         _same(client, general, f"{CASES}?{urlencode(q)}", token)
     _same(client, general, QUEUES, token)
 
 
 async def test_keyset_pages_follow_next(world: World, client, general) -> None:
-    token = _cookie(client, "hclerk")
+    token = b.session_token(client, "hclerk")
     for q in (
         {"limit": 3},
         {"queue": "to_accept", "limit": 1},
@@ -197,13 +189,15 @@ async def test_keyset_pages_follow_next(world: World, client, general) -> None:
 
 
 async def test_what_a_clerk_sees(world: World, client) -> None:
-    token = _cookie(client, "hclerk")
+    token = b.session_token(client, "hclerk")
     items = _get(client, f"{CASES}?limit=100", token).json()["items"]
     assert len(items) == 41 and {c["department_id"] for c in items} == {
         world.dept,
         world.dept2,
     }  # window: the district
-    other = _get(client, f"{CASES}?limit=100", _cookie(client, "hother_dept")).json()["items"]
+    other = _get(client, f"{CASES}?limit=100", b.session_token(client, "hother_dept")).json()[
+        "items"
+    ]
     assert other and {c["department_id"] for c in other} == {
         world.dept2
     }  # an approver: own department only
@@ -216,7 +210,7 @@ async def test_what_a_clerk_sees(world: World, client) -> None:
     assert counts["red"] == {"label": "红牌警告", "count": sum(c["alert"] == "red" for c in items)}
     wang = _get(client, f"{CASES}?{urlencode({'applicant': '王%_'})}", token).json()["items"]
     assert [c["applicant_name"] for c in wang] == ["王%_特殊"] * len(wang) and wang
-    far = _get(client, f"{CASES}?limit=100", _cookie(client, "hfar")).json()
+    far = _get(client, f"{CASES}?limit=100", b.session_token(client, "hfar")).json()
     assert far == {"items": [], "next": None}
 
 
@@ -225,7 +219,7 @@ async def test_what_a_clerk_sees(world: World, client) -> None:
     "submitted_to=yesterday", "applicant=" + "王" * 51, "implementation_id=1.5", "region=" + "3" * 13,
 ])  # fmt: skip
 async def test_validation_errors(world: World, client, general, query: str) -> None:
-    token = _cookie(client, "hclerk")
+    token = b.session_token(client, "hclerk")
     body = _same(client, general, f"{CASES}?{query}", token, status=422)
     assert body["code"] in ("validation_failed", "queue_invalid", "state_invalid")
 
@@ -241,7 +235,7 @@ async def test_refusals(world: World, client, general, session) -> None:
         _same(client, general, f"{CASES}?limit=0", None, status=422)["code"] == "validation_failed"
     )
     assert _same(client, general, f"{CASES}?queue=bogus", None, status=401) == refused
-    token = _cookie(client, "hclerk")
+    token = b.session_token(client, "hclerk")
     await identity_service.sign_out(session, token)
     await session.commit()
     assert _same(client, general, QUEUES, token, status=401) == refused
@@ -257,7 +251,7 @@ async def test_api_token_takes_the_general_path(world: World, client, general) -
 
 
 async def test_served_by_the_hot_routes(world: World, client, monkeypatch) -> None:
-    token = _cookie(client, "hclerk")
+    token = b.session_token(client, "hclerk")
     called: list[str] = []
     real = worklist_hot._fetch
 
@@ -281,7 +275,7 @@ async def test_unexpected_error_frees_the_connection(world: World, app, monkeypa
         raise RuntimeError("boom")
 
     with TestClient(app, base_url="http://testserver") as c:
-        token = _cookie(c, "hclerk")
+        token = b.session_token(c, "hclerk")
         monkeypatch.setattr(worklist_hot, "_fetch", broken)
         r = _get(c, CASES, token)
         assert (

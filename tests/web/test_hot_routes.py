@@ -90,14 +90,6 @@ async def world(session) -> World:
     )
 
 
-def _session_cookie(client: TestClient, username: str) -> str:
-    b.login(client, username)
-    token = client.cookies.get(deps.SESSION_COOKIE)
-    client.cookies.clear()
-    assert token
-    return token
-
-
 def _get(client: TestClient, token: str):
     """GET the records with this session cookie (and no other)."""
     return client.get(RECORDS, headers={"cookie": f"{deps.SESSION_COOKIE}={token}"})
@@ -107,7 +99,7 @@ def _get(client: TestClient, token: str):
     "who", ["alice", "bob", "carol", "dave", "erin", "frank", "clerk", "leader"]
 )
 async def test_same_bytes_as_the_general_route(world: World, client, general, who: str) -> None:
-    token = _session_cookie(client, who)
+    token = b.session_token(client, who)
     hot, ref = _get(client, token), _get(general, token)
     assert hot.status_code == ref.status_code == 200, (hot.text, ref.text)
     assert hot.content == ref.content
@@ -116,7 +108,7 @@ async def test_same_bytes_as_the_general_route(world: World, client, general, wh
 
 
 async def test_records_of_a_legal_representative(world: World, client) -> None:
-    body = _get(client, _session_cookie(client, "alice")).json()
+    body = _get(client, b.session_token(client, "alice")).json()
     assert body["account"]["preferences"] == {"elderly": True, "script": "hant"}
     assert body["account"]["roles"] == [] and body["account"]["kind"] == "person"
     assert body["person"]["id"] == world.ids["alice"]
@@ -131,26 +123,26 @@ async def test_records_of_a_legal_representative(world: World, client) -> None:
 
 
 async def test_agent_sees_the_enterprise_but_not_its_agents(world: World, client) -> None:
-    body = _get(client, _session_cookie(client, "bob")).json()
+    body = _get(client, b.session_token(client, "bob")).json()
     assert [e["id"] for e in body["enterprises"]] == sorted([world.ids["e1"], world.ids["e2"]])
     assert {a["enterprise_id"] for a in body["agents"]} <= {world.ids["e2"]}
     for lapsed in ("dave", "erin"):  # expired and revoked agents see nothing of e1
-        body = _get(client, _session_cookie(client, lapsed)).json()
+        body = _get(client, b.session_token(client, lapsed)).json()
         assert body["enterprises"] == [] and body["agents"] == []
 
 
 async def test_identifiers_are_masked(world: World, client) -> None:
-    person = _get(client, _session_cookie(client, "alice")).json()["person"]
+    person = _get(client, b.session_token(client, "alice")).json()["person"]
     full, phone = world.numbers["alice"], world.phones["alice"]
     assert person["id_number"] != full and "*" in person["id_number"]
     assert person["id_number"][:4] == full[:4] and person["id_number"][-2:] == full[-2:]
     assert person["phone"] != phone and "*" in person["phone"]
-    frank = _get(client, _session_cookie(client, "frank")).json()["person"]
+    frank = _get(client, b.session_token(client, "frank")).json()["person"]
     assert frank["phone"] is None and "*" in frank["id_number"]
 
 
 async def test_staff_get_no_person_records(world: World, client) -> None:
-    body = _get(client, _session_cookie(client, "clerk")).json()
+    body = _get(client, b.session_token(client, "clerk")).json()
     assert body["account"]["roles"] == ["clerk"] and body["account"]["kind"] == "staff"
     assert body["person"] is None and body["enterprises"] == [] and body["agents"] == []
 
@@ -165,7 +157,7 @@ async def test_refusals(world: World, client, general, session) -> None:
         _refused(c.get(RECORDS))  # no cookie
         _refused(_get(c, "not-a-session"))
         _refused(_get(c, "x" * 101))
-    token = _session_cookie(client, "alice")
+    token = b.session_token(client, "alice")
     await service.sign_out(session, token)
     await session.commit()
     _refused(_get(client, token))
@@ -175,11 +167,11 @@ async def test_refusals(world: World, client, general, session) -> None:
 async def test_expired_session_and_inactive_account(
     world: World, client, settings, session
 ) -> None:
-    token = _session_cookie(client, "carol")
+    token = b.session_token(client, "carol")
     assert _get(client, token).status_code == 200
     with freeze(now() + dt.timedelta(hours=settings.session_hours, minutes=1)):
         _refused(_get(client, token))
-    token = _session_cookie(client, "bob")
+    token = b.session_token(client, "bob")
     await session.execute(update(Account).where(Account.username == "bob").values(is_active=False))
     await session.commit()
     _refused(_get(client, token))
@@ -188,7 +180,7 @@ async def test_expired_session_and_inactive_account(
 async def test_last_seen_is_refreshed_at_most_every_five_minutes(
     world: World, client, settings, session
 ) -> None:
-    token = _session_cookie(client, "alice")
+    token = b.session_token(client, "alice")
     query = select(WebSession.last_seen_at, WebSession.expires_at).where(
         WebSession.token_hash == service.sha256(token)
     )
@@ -223,7 +215,7 @@ async def test_unexpected_error_is_internal_error_and_frees_the_connection(
 
     monkeypatch.setattr(service, "resolve_session_raw", broken)
     with TestClient(app, base_url="http://testserver") as c:
-        token = _session_cookie(c, "alice")
+        token = b.session_token(c, "alice")
         r = _get(c, token)
         assert r.status_code == 500
         assert r.json() == {"code": "internal_error", "message": "系统繁忙，请稍后再试"}
@@ -235,7 +227,7 @@ async def test_unexpected_error_is_internal_error_and_frees_the_connection(
 
 
 async def test_metrics_name_the_route(world: World, client) -> None:
-    _get(client, _session_cookie(client, "alice"))
+    _get(client, b.session_token(client, "alice"))
     text = client.get("/metrics").text
     assert 'route="/api/v1/me/records",status="200"' in text
 
@@ -245,7 +237,7 @@ async def test_first_request_of_a_fresh_app_and_no_bridge_after(
 ) -> None:
     """The first checkout of a new engine needs the greenlet bridge (it
     connects); later ones on SQLite do not."""
-    token = _session_cookie(client, "alice")
+    token = b.session_token(client, "alice")
     bridged: list[object] = []
     real = deps.greenlet_spawn
 
