@@ -337,3 +337,55 @@ def test_sms_text_is_short_and_plain():
     assert "今天到期" in expiry.sms_text(lic, 0, renewal=True) and "确认提交" in expiry.sms_text(
         lic, 0, renewal=True
     )
+
+
+async def test_an_instant_rule_decides_the_renewal_at_once(
+    session, sessionmaker_, settings, client
+):
+    """自动办理 with an instant-approval rule (``auto_renewal.instant``): the
+    confirmed renewal is accepted, reviewed, granted and delivered by 系统秒批
+    at once, each step in the trail and the audit log."""
+    from tongban.core.audit import AuditEntry
+
+    w, impl = await _world(session)
+    lt = await service.get_type_by_code(session, w.type_code)
+    code = (await session.get(Implementation, impl.id)).impl_code
+    await service.update_type(
+        session, w.admin, lt.id,
+        LicenceTypeUpdate(auto_renewal={"enabled": True, "implementation_code": code, "instant": True}),
+    )  # fmt: skip
+    on = wallet.today()
+    await _issue_until(session, w, on + dt.timedelta(days=25))
+    await session.commit()
+    assert (await expiry.send_reminders(session, on=on)).renewals == 1
+    await session.commit()
+    draft = (await session.execute(select(LicenceRenewal))).scalar_one()
+    builders.login(client, w.citizen_acc.username)
+    r = client.post(f"/api/v1/me/licence-renewals/{draft.id}/confirm", json={})
+    assert r.status_code == 200, r.text
+    case = await session.get(Case, r.json()["case_id"])
+    await session.refresh(case)
+    assert (case.state, case.outcome, case.delivery_method) == ("delivered", "0", "electronic")
+    assert "秒批" in case.outcome_reason
+    trail = (
+        await session.execute(
+            select(CaseTrail.action, CaseTrail.actor_ref, CaseTrail.actor_name)
+            .where(CaseTrail.case_id == case.id)
+            .order_by(CaseTrail.id)
+        )
+    ).all()
+    assert trail[0].action == "submit" and trail[0].actor_ref == f"account:{w.citizen_acc.id}"
+    assert trail[1].action == "accept" and trail[-2].action == "decide"
+    assert trail[-1].action == "deliver"
+    assert {(t.actor_ref, t.actor_name) for t in trail[1:]} == {("system", "系统秒批")}
+    audited = (
+        await session.execute(
+            select(AuditEntry.action).where(
+                AuditEntry.actor == "system", AuditEntry.target_id == str(case.id)
+            )
+        )
+    ).scalars()
+    assert [a for a in audited if a.startswith("case.")] == [f"case.{t.action}" for t in trail[1:]]
+    # the same renewal confirmed again answers the same case
+    r = client.post(f"/api/v1/me/licence-renewals/{draft.id}/confirm", json={})
+    assert r.status_code == 200 and r.json()["case_id"] == case.id

@@ -58,6 +58,8 @@ class Actor:
         """How the audit log names this actor."""
         if self.kind == "api":
             return f"api:{self.api_client_id}"
+        if self.account_id is None:
+            return "system"
         return f"account:{self.account_id}"
 
     def has_any_role(self, *roles: str) -> bool:
