@@ -248,7 +248,15 @@ def report(
         ("clients", str(args.clients)),
         ("seconds", f"{args.seconds:g} (+{args.warmup:g} warm-up)"),
         ("requests", f"{r.requests:,}"),
-        ("rps", fmt(rps) + (f" {wl.unit}/s ({fmt(r.rps)} requests/s × {wl.items_per_request:,})" if wl.items_per_request != 1 else "")),
+        (
+            "rps",
+            fmt(rps)
+            + (
+                f" {wl.unit}/s ({fmt(r.rps)} requests/s × {wl.items_per_request:,})"
+                if wl.items_per_request != 1
+                else ""
+            ),
+        ),
         ("latency ms", f"p50 {p50:.2f}   p95 {p95:.2f}   p99 {p99:.2f}"),
         ("errors", f"{r.errors:,}"),
         ("server RSS", f"{fmt(m['peak_rss_mb'])} MB peak"),

@@ -26,7 +26,12 @@ ITEMS = [
     ("建筑工程施工许可", "01", 7, "住建"),
     ("道路运输经营许可", "01", 15, "交通运输"),
 ]
-REGIONS = ["370102000000", "370103000000", "370100000000", "370000000000"]  # 历下区, 市中区, 济南市, 山东省
+REGIONS = [
+    "370102000000",
+    "370103000000",
+    "370100000000",
+    "370000000000",
+]  # 历下区, 市中区, 济南市, 山东省
 SUBMIT_REGION, SUBMIT_KIND = "370102000000", "卫生健康"  # the implementation ``submit`` files under
 
 # The application form of the implementations: 18 fields in 4 sections, with
@@ -37,17 +42,42 @@ FORM: dict[str, Any] = {
         "type": "object",
         "properties": {
             "applicant_name": {"title": "申请人姓名", "type": "string", "maxLength": 50},
-            "applicant_id_number": {"title": "申请人公民身份号码", "type": "string", "format": "resident_id"},
+            "applicant_id_number": {
+                "title": "申请人公民身份号码",
+                "type": "string",
+                "format": "resident_id",
+            },
             "phone": {"title": "联系电话", "type": "string", "format": "phone"},
             "email": {"title": "电子邮箱", "type": "string", "format": "email", "maxLength": 100},
             "household_address": {"title": "户籍地址", "type": "string", "maxLength": 200},
             "address": {"title": "联系地址", "type": "string", "maxLength": 200},
             "shop_name": {"title": "经营场所名称", "type": "string", "maxLength": 100},
             "business_address": {"title": "经营场所地址", "type": "string", "maxLength": 200},
-            "venue_kind": {"title": "场所类别", "type": "string", "enum": ["住宿场所", "沐浴场所", "美容美发场所", "文化娱乐场所", "商场（店）", "其他"]},
-            "business_area": {"title": "经营面积（平方米）", "type": "integer", "minimum": 1, "maximum": 100000},
+            "venue_kind": {
+                "title": "场所类别",
+                "type": "string",
+                "enum": [
+                    "住宿场所",
+                    "沐浴场所",
+                    "美容美发场所",
+                    "文化娱乐场所",
+                    "商场（店）",
+                    "其他",
+                ],
+            },
+            "business_area": {
+                "title": "经营面积（平方米）",
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 100000,
+            },
             "employees": {"title": "从业人员数", "type": "integer", "minimum": 1, "maximum": 10000},
-            "certified_employees": {"title": "持健康合格证明人数", "type": "integer", "minimum": 0, "maximum": 10000},
+            "certified_employees": {
+                "title": "持健康合格证明人数",
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 10000,
+            },
             "open_date": {"title": "拟开业日期", "type": "string", "format": "date"},
             "facilities": {"title": "卫生设施情况", "type": "string", "maxLength": 1000},
             "management": {"title": "卫生管理制度", "type": "string", "maxLength": 1000},
@@ -56,15 +86,46 @@ FORM: dict[str, Any] = {
             "remark": {"title": "申请说明", "type": "string", "maxLength": 1000},
         },
         "required": [
-            "applicant_name", "applicant_id_number", "phone", "address", "shop_name", "business_address",
-            "venue_kind", "business_area", "employees", "facilities", "previous_licence_no",
+            "applicant_name",
+            "applicant_id_number",
+            "phone",
+            "address",
+            "shop_name",
+            "business_address",
+            "venue_kind",
+            "business_area",
+            "employees",
+            "facilities",
+            "previous_licence_no",
         ],
     },
     "ui": {
         "sections": [
-            {"title": "申请人信息", "fields": ["applicant_name", "applicant_id_number", "phone", "email", "household_address", "address"]},
-            {"title": "经营场所", "fields": ["shop_name", "business_address", "venue_kind", "business_area", "open_date"]},
-            {"title": "人员与卫生条件", "fields": ["employees", "certified_employees", "facilities", "management"]},
+            {
+                "title": "申请人信息",
+                "fields": [
+                    "applicant_name",
+                    "applicant_id_number",
+                    "phone",
+                    "email",
+                    "household_address",
+                    "address",
+                ],
+            },
+            {
+                "title": "经营场所",
+                "fields": [
+                    "shop_name",
+                    "business_address",
+                    "venue_kind",
+                    "business_area",
+                    "open_date",
+                ],
+            },
+            {
+                "title": "人员与卫生条件",
+                "fields": ["employees", "certified_employees", "facilities", "management"],
+            },
             {"title": "其他", "fields": ["has_previous_licence", "previous_licence_no", "remark"]},
         ],
         "fields": {
@@ -82,7 +143,10 @@ FORM: dict[str, Any] = {
             "facilities": {"widget": "textarea"},
             "management": {"widget": "textarea"},
             "has_previous_licence": {"widget": "checkbox"},
-            "previous_licence_no": {"widget": "text", "show_if": {"field": "has_previous_licence", "equals": True}},
+            "previous_licence_no": {
+                "widget": "text",
+                "show_if": {"field": "has_previous_licence", "equals": True},
+            },
             "remark": {"widget": "textarea"},
         },
     },
@@ -149,41 +213,81 @@ async def _setup(out: Path) -> None:
     result: dict[str, Any] = {"implementations": [], "citizens": {}}
     try:
         async with session_scope(maker) as s:
-            admin = (await s.execute(select(Account).where(Account.username == "admin"))).scalar_one()
+            admin = (
+                await s.execute(select(Account).where(Account.username == "admin"))
+            ).scalar_one()
             actor = await actor_for_account(s, admin, via="session")
-            depts = {(d.region_code, d.kind): d for d in (await s.execute(select(Department))).scalars()}
+            depts = {
+                (d.region_code, d.kind): d for d in (await s.execute(select(Department))).scalars()
+            }
             for n, (name, item_type, days, kind) in enumerate(ITEMS, start=1):
                 base_code = f"37{item_type}{90000 + n:05d}000"
-                item = (await s.execute(select(CatalogueItem).where(CatalogueItem.base_code == base_code))).scalar_one_or_none()
+                item = (
+                    await s.execute(
+                        select(CatalogueItem).where(CatalogueItem.base_code == base_code)
+                    )
+                ).scalar_one_or_none()
                 if item is None:
                     item = await catalogue.create_item(
-                        s, actor, base_code=base_code, fields=_item_fields(name, item_type, days), region_code=NATIONAL
+                        s,
+                        actor,
+                        base_code=base_code,
+                        fields=_item_fields(name, item_type, days),
+                        region_code=NATIONAL,
                     )
                     await catalogue.publish_item(s, actor, item.id)
                 for region in REGIONS:
                     dept = depts[(region, kind)]
                     impl = await catalogue.create_implementation(
-                        s, actor, item_id=item.id, department_id=dept.id, form=FORM,
-                        local={"address": "政务服务中心 3 楼", "hours": "工作日 9:00-17:00", "phone": "0531-12345678"},
+                        s,
+                        actor,
+                        item_id=item.id,
+                        department_id=dept.id,
+                        form=FORM,
+                        local={
+                            "address": "政务服务中心 3 楼",
+                            "hours": "工作日 9:00-17:00",
+                            "phone": "0531-12345678",
+                        },
                     )
                     await catalogue.publish_implementation(s, actor, impl.id)
-                    result["implementations"].append({
-                        "id": impl.id, "name": name, "region_code": region, "department_id": dept.id,
-                        "version_id": impl.published_version_id,
-                        "department_kind": kind, "submit": region == SUBMIT_REGION and kind == SUBMIT_KIND,
-                    })
+                    result["implementations"].append(
+                        {
+                            "id": impl.id,
+                            "name": name,
+                            "region_code": region,
+                            "department_id": dept.id,
+                            "version_id": impl.published_version_id,
+                            "department_kind": kind,
+                            "submit": region == SUBMIT_REGION and kind == SUBMIT_KIND,
+                        }
+                    )
         async with maker() as s:
             rows = await s.execute(
-                select(Account.username, Account.id, Person.id, Person.name, Person.id_number, Person.phone)
-                .join(Person, Person.id == Account.person_id).where(Account.kind == "person")
+                select(
+                    Account.username,
+                    Account.id,
+                    Person.id,
+                    Person.name,
+                    Person.id_number,
+                    Person.phone,
+                )
+                .join(Person, Person.id == Account.person_id)
+                .where(Account.kind == "person")
             )
             for username, account_id, person_id, name, id_number, phone in rows:
                 result["citizens"][username] = {
-                    "account_id": account_id, "person_id": person_id, "name": name, "id_number": id_number, "phone": phone,
+                    "account_id": account_id,
+                    "person_id": person_id,
+                    "name": name,
+                    "id_number": id_number,
+                    "phone": phone,
                 }
             result["clerks"] = {
                 a.username: {"account_id": a.id, "region_code": a.region_code}
-                for a in (await s.execute(select(Account).where(Account.username.like("clerk.%")))).scalars()
+                for a in (
+                    await s.execute(select(Account).where(Account.username.like("clerk.%")))
+                ).scalars()
             }
     finally:
         await engine.dispose()

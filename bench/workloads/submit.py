@@ -109,12 +109,22 @@ class Submit(Workload):
         return impls[index % len(impls)]
 
     def _body(self, ctx: Context, index: int) -> bytes:
-        body = {"implementation_id": self._impl(ctx, index)["id"], "form_data": form_data(self._person(ctx, index), index), "channel": "pc"}
+        body = {
+            "implementation_id": self._impl(ctx, index)["id"],
+            "form_data": form_data(self._person(ctx, index), index),
+            "channel": "pc",
+        }
         return orjson.dumps(body)
 
     async def setup_client(self, ctx: Context, index: int, conn: HTTPConnection) -> None:
         username, password = citizen(ctx, index)
-        req = json_request("POST", LOGIN, {"username": username, "password": password}, expect=(200,), expect_cookie=SESSION_COOKIE)
+        req = json_request(
+            "POST",
+            LOGIN,
+            {"username": username, "password": password},
+            expect=(200,),
+            expect_cookie=SESSION_COOKIE,
+        )
         err = req.check(await conn.request(req))
         if err:
             raise SystemExit(f"client {index} could not sign in as {username}: {err}")
@@ -125,7 +135,10 @@ class Submit(Workload):
         if err := probe.check(resp):
             raise SystemExit(f"client {index}: {err}")
         if index == 0:
-            ctx.state["sample"] = {"request_bytes": len(probe.body), "number": orjson.loads(resp.body)["number"]}
+            ctx.state["sample"] = {
+                "request_bytes": len(probe.body),
+                "number": orjson.loads(resp.body)["number"],
+            }
 
     def make_requests(self, ctx: Context, index: int) -> Sequence[Request]:
         return _Fresh(self._body(ctx, index), f"b{ctx.state['run']}-{index}")
@@ -134,14 +147,24 @@ class Submit(Workload):
         clients_data = []
         for i in range(clients):
             p = self._person(ctx, i)
-            clients_data.append((hashlib.sha256(ctx.state["tokens"][i].encode()).hexdigest(), p, form_data(p, i), self._impl(ctx, i)))
+            clients_data.append(
+                (
+                    hashlib.sha256(ctx.state["tokens"][i].encode()).hexdigest(),
+                    p,
+                    form_data(p, i),
+                    self._impl(ctx, i),
+                )
+            )
         keys = itertools.count()
         prefix = f"c{ctx.state['run']}"
         what = (
             "one transaction, as the product: session ⋈ account, the probe (implementation, version, person, key), "
-            + ("counter, case, trail, inbox, 2 events, audit head claim, entry, head hash (9 statements)"
-               if ctx.db == "sqlite" else "counter + case + audit head claim (one statement), trail + inbox + 2 events + "
-               "audit entry + head hash (one statement)")
+            + (
+                "counter, case, trail, inbox, 2 events, audit head claim, entry, head hash (9 statements)"
+                if ctx.db == "sqlite"
+                else "counter + case + audit head claim (one statement), trail + inbox + 2 events + "
+                "audit entry + head hash (one statement)"
+            )
         )
         if ctx.db == "sqlite":
 
@@ -151,7 +174,12 @@ class Submit(Workload):
 
             result = sqlite_loop(ctx, op, seconds, what=what)
         else:
-            stmts = {"session": pg_sql(SESSION), "probe": pg_sql(PROBE), "file": PG_FILE, "record": PG_RECORD}
+            stmts = {
+                "session": pg_sql(SESSION),
+                "probe": pg_sql(PROBE),
+                "file": PG_FILE,
+                "record": PG_RECORD,
+            }
 
             async def pg_op(conn, i: int) -> None:
                 token_hash, person, form, impl = clients_data[i % len(clients_data)]
@@ -160,7 +188,9 @@ class Submit(Workload):
             result = await pg_loop(ctx, pg_op, clients, seconds, what=what)
         if "sample" in ctx.state:
             s = ctx.state["sample"]
-            result.notes.append(f"request body {s['request_bytes']:,} bytes; first case number {s['number']}")
+            result.notes.append(
+                f"request body {s['request_bytes']:,} bytes; first case number {s['number']}"
+            )
         return result
 
 
@@ -249,14 +279,30 @@ events AS (
   SELECT 'case.submit', $15::json, $5, $6 UNION ALL SELECT 'case.notified', $16::json, $5, $6 RETURNING id, name)
 SELECT id, name FROM events ORDER BY id
 """
-STEPS = [{"name": "承办", "role": "approver"}, {"name": "审核", "role": "approver"}, {"name": "批准", "role": "approver"}]
+STEPS = [
+    {"name": "承办", "role": "approver"},
+    {"name": "审核", "role": "approver"},
+    {"name": "批准", "role": "approver"},
+]
 DETAILS = {"from": "", "to": "submitted", "step": ""}
 
 
-def _audit_hash(region: str, seq: int, prev: str, actor: str, target_id: int, at: dt.datetime) -> str:
+def _audit_hash(
+    region: str, seq: int, prev: str, actor: str, target_id: int, at: dt.datetime
+) -> str:
     # core.audit.entry_hash
     canonical = orjson.dumps(
-        [region, seq, prev, actor, "case.submit", "case", str(target_id), at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), DETAILS],
+        [
+            region,
+            seq,
+            prev,
+            actor,
+            "case.submit",
+            "case",
+            str(target_id),
+            at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            DETAILS,
+        ],
         option=orjson.OPT_SORT_KEYS,
     )
     return hashlib.sha256(canonical).hexdigest()
@@ -266,12 +312,53 @@ def _day(at: dt.datetime) -> str:
     return (at + dt.timedelta(hours=8)).strftime("%Y%m%d")  # the local (Asia/Shanghai) date
 
 
-def _case_values(impl_row: Any, version_id: int, person: dict, account_id: int, key: str, form: dict, at: Any, due: Any) -> list:
+def _case_values(
+    impl_row: Any,
+    version_id: int,
+    person: dict,
+    account_id: int,
+    key: str,
+    form: dict,
+    at: Any,
+    due: Any,
+) -> list:
     """The case's columns in CASE_COLS order (at, due: as the driver binds them)."""
     return [
-        impl_row[0], version_id, impl_row[4], impl_row[5], person["person_id"], None, person["name"], account_id, "pc",
-        key, "submitted", 0, "", False, json.dumps(STEPS), json.dumps(form, ensure_ascii=True), 10, "working_day", 0, 0,
-        at, due, None, None, None, None, None, None, "", None, None, "", at, at, impl_row[3],
+        impl_row[0],
+        version_id,
+        impl_row[4],
+        impl_row[5],
+        person["person_id"],
+        None,
+        person["name"],
+        account_id,
+        "pc",
+        key,
+        "submitted",
+        0,
+        "",
+        False,
+        json.dumps(STEPS),
+        json.dumps(form, ensure_ascii=True),
+        10,
+        "working_day",
+        0,
+        0,
+        at,
+        due,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        "",
+        None,
+        None,
+        "",
+        at,
+        at,
+        impl_row[3],
     ]
 
 
@@ -291,17 +378,47 @@ def _op_sqlite(conn, token_hash: str, person: dict, form: dict, impl: dict, key:
     actor = f"account:{account_id}"
     title = f"您的申请已提交：{i[5]}"
     q(SQLITE["trail"], (case_id, actor, actor_name, "电脑端", ts, region))
-    q(SQLITE["notify"], (case_id, title, f"办件编号 {number}，请留意受理结果。", ts, account_id, person["person_id"]))
-    q(SQLITE["event"], ("case.submit", json.dumps({"case_id": case_id, "number": number, "state": "submitted"}), ts, region)).fetchone()
-    q(SQLITE["event"], ("case.notified", json.dumps({"case_id": case_id, "title": title}, ensure_ascii=True), ts, region)).fetchone()
+    q(
+        SQLITE["notify"],
+        (
+            case_id,
+            title,
+            f"办件编号 {number}，请留意受理结果。",
+            ts,
+            account_id,
+            person["person_id"],
+        ),
+    )
+    q(
+        SQLITE["event"],
+        (
+            "case.submit",
+            json.dumps({"case_id": case_id, "number": number, "state": "submitted"}),
+            ts,
+            region,
+        ),
+    ).fetchone()
+    q(
+        SQLITE["event"],
+        (
+            "case.notified",
+            json.dumps({"case_id": case_id, "title": title}, ensure_ascii=True),
+            ts,
+            region,
+        ),
+    ).fetchone()
     seq, prev = q(SQLITE["claim"], (region, "0" * 64)).fetchone()
     h = _audit_hash(region, seq, prev, actor, case_id, at)
-    q(SQLITE["entry"], (region, seq, prev, h, actor, str(case_id), ts, json.dumps(DETAILS))).fetchone()
+    q(
+        SQLITE["entry"], (region, seq, prev, h, actor, str(case_id), ts, json.dumps(DETAILS))
+    ).fetchone()
     q(SQLITE["set_hash"], (h, region))
     q("COMMIT")
 
 
-async def _op_pg(conn, stmts: dict[str, str], token_hash: str, person: dict, form: dict, impl: dict, key: str) -> None:
+async def _op_pg(
+    conn, stmts: dict[str, str], token_hash: str, person: dict, form: dict, impl: dict, key: str
+) -> None:
     at = dt.datetime.now(dt.UTC)
     async with conn.transaction():
         sess = await conn.fetchrow(stmts["session"], token_hash)
@@ -315,8 +432,21 @@ async def _op_pg(conn, stmts: dict[str, str], token_hash: str, person: dict, for
         actor = f"account:{account_id}"
         title = f"您的申请已提交：{i[5]}"
         await conn.fetch(
-            stmts["record"], case_id, actor, actor_name, "电脑端", at, region, title, f"办件编号 {number}，请留意受理结果。",
-            account_id, person["person_id"], seq, prev, _audit_hash(region, seq, prev, actor, case_id, at), json.dumps(DETAILS),
+            stmts["record"],
+            case_id,
+            actor,
+            actor_name,
+            "电脑端",
+            at,
+            region,
+            title,
+            f"办件编号 {number}，请留意受理结果。",
+            account_id,
+            person["person_id"],
+            seq,
+            prev,
+            _audit_hash(region, seq, prev, actor, case_id, at),
+            json.dumps(DETAILS),
             json.dumps({"case_id": case_id, "number": number, "state": "submitted"}),
             json.dumps({"case_id": case_id, "title": title}, ensure_ascii=True),
         )

@@ -83,29 +83,108 @@ LOADER_VERSION = "1"
 
 # State mix by age in days: (upper bound of the age, [(state, at_last_step, weight)])
 MIX = [
-    (5, [("submitted", False, 55), ("correction", False, 8), ("reviewing", False, 20), ("reviewing", True, 5),
-         ("rejected", False, 4), ("withdrawn", False, 3), ("concluded", False, 5)]),
-    (20, [("submitted", False, 3), ("correction", False, 6), ("reviewing", False, 30), ("reviewing", True, 15),
-          ("suspended", False, 4), ("concluded", False, 15), ("delivered", False, 20), ("rejected", False, 4),
-          ("withdrawn", False, 3)]),
-    (60, [("reviewing", False, 5), ("reviewing", True, 3), ("suspended", False, 3), ("correction", False, 2),
-          ("concluded", False, 5), ("delivered", False, 75), ("rejected", False, 4), ("withdrawn", False, 2),
-          ("voided", False, 1)]),
-    (10**6, [("delivered", False, 925), ("rejected", False, 40), ("withdrawn", False, 20), ("voided", False, 8),
-             ("suspended", False, 3), ("correction", False, 2), ("submitted", False, 1), ("reviewing", False, 1)]),
+    (
+        5,
+        [
+            ("submitted", False, 55),
+            ("correction", False, 8),
+            ("reviewing", False, 20),
+            ("reviewing", True, 5),
+            ("rejected", False, 4),
+            ("withdrawn", False, 3),
+            ("concluded", False, 5),
+        ],
+    ),
+    (
+        20,
+        [
+            ("submitted", False, 3),
+            ("correction", False, 6),
+            ("reviewing", False, 30),
+            ("reviewing", True, 15),
+            ("suspended", False, 4),
+            ("concluded", False, 15),
+            ("delivered", False, 20),
+            ("rejected", False, 4),
+            ("withdrawn", False, 3),
+        ],
+    ),
+    (
+        60,
+        [
+            ("reviewing", False, 5),
+            ("reviewing", True, 3),
+            ("suspended", False, 3),
+            ("correction", False, 2),
+            ("concluded", False, 5),
+            ("delivered", False, 75),
+            ("rejected", False, 4),
+            ("withdrawn", False, 2),
+            ("voided", False, 1),
+        ],
+    ),
+    (
+        10**6,
+        [
+            ("delivered", False, 925),
+            ("rejected", False, 40),
+            ("withdrawn", False, 20),
+            ("voided", False, 8),
+            ("suspended", False, 3),
+            ("correction", False, 2),
+            ("submitted", False, 1),
+            ("reviewing", False, 1),
+        ],
+    ),
 ]
 CHANNELS = [("pc", 50), ("mobile", 30), ("window", 15), ("kiosk", 5)]
-STEPS_JSON = orjson.dumps([{"name": "承办", "role": "approver"}, {"name": "审核", "role": "approver"},
-                           {"name": "批准", "role": "approver"}]).decode()
+STEPS_JSON = orjson.dumps(
+    [
+        {"name": "承办", "role": "approver"},
+        {"name": "审核", "role": "approver"},
+        {"name": "批准", "role": "approver"},
+    ]
+).decode()
 STEP_NAMES = ["承办", "审核", "批准"]
 
 COLUMNS = [
-    "id", "number", "implementation_id", "implementation_version_id", "department_id", "item_name",
-    "applicant_person_id", "applicant_enterprise_id", "applicant_name", "submitted_by", "channel",
-    "idempotency_key", "state", "step_index", "current_step", "at_last_step", "steps", "form_data",
-    "limit_value", "limit_unit", "extension_days", "correction_round", "submitted_at", "accept_due_at",
-    "accepted_at", "due_at", "step_started_at", "concluded_at", "delivered_at", "outcome", "outcome_reason",
-    "delivery_method", "tracking_number", "alert", "created_at", "updated_at", "region_code",
+    "id",
+    "number",
+    "implementation_id",
+    "implementation_version_id",
+    "department_id",
+    "item_name",
+    "applicant_person_id",
+    "applicant_enterprise_id",
+    "applicant_name",
+    "submitted_by",
+    "channel",
+    "idempotency_key",
+    "state",
+    "step_index",
+    "current_step",
+    "at_last_step",
+    "steps",
+    "form_data",
+    "limit_value",
+    "limit_unit",
+    "extension_days",
+    "correction_round",
+    "submitted_at",
+    "accept_due_at",
+    "accepted_at",
+    "due_at",
+    "step_started_at",
+    "concluded_at",
+    "delivered_at",
+    "outcome",
+    "outcome_reason",
+    "delivery_method",
+    "tracking_number",
+    "alert",
+    "created_at",
+    "updated_at",
+    "region_code",
 ]
 OUTCOME = {"delivered": "0", "rejected": "6", "withdrawn": "5", "voided": "2", "concluded": "0"}
 
@@ -138,7 +217,11 @@ def generate(setup: dict[str, Any], n: int, *, sqlite: bool, seed: int = 4) -> I
         accepted = state in ("reviewing", "suspended", "concluded", "delivered")
         accepted_at = at + dt.timedelta(days=1) if accepted else None
         step_index = (2 if last else rng.randrange(2)) if state in ("reviewing", "suspended") else 0
-        concluded_at = at + dt.timedelta(days=8) if state in ("concluded", "delivered", "rejected", "withdrawn", "voided") else None
+        concluded_at = (
+            at + dt.timedelta(days=8)
+            if state in ("concluded", "delivered", "rejected", "withdrawn", "voided")
+            else None
+        )
         # the supervision sweep's colours, approximately: 5 working days to accept, ~10 to decide
         alert = ""
         if state == "submitted":
@@ -146,19 +229,45 @@ def generate(setup: dict[str, Any], n: int, *, sqlite: bool, seed: int = 4) -> I
         elif state == "reviewing":
             alert = "red" if age_days > 15 else "yellow" if age_days >= 12 else ""
         row = (
-            case_id, f"{region[:6]}-{day}-{seq:06d}", impl["id"], impl["version_id"], impl["department_id"], impl["name"],
-            person["person_id"], None, person["name"],
-            clerk_ids[region] if channel == "window" and region in clerk_ids else person["account_id"], channel,
-            f"bulk-{case_id:010d}", state, step_index,
-            STEP_NAMES[step_index] if state in ("reviewing", "suspended") else "", last,
-            STEPS_JSON, forms[pi], 10, "working_day", 0, 1 if state == "correction" else 0,
-            ts(at), ts(at + dt.timedelta(days=7)), ts(accepted_at) if accepted_at else None,
+            case_id,
+            f"{region[:6]}-{day}-{seq:06d}",
+            impl["id"],
+            impl["version_id"],
+            impl["department_id"],
+            impl["name"],
+            person["person_id"],
+            None,
+            person["name"],
+            clerk_ids[region]
+            if channel == "window" and region in clerk_ids
+            else person["account_id"],
+            channel,
+            f"bulk-{case_id:010d}",
+            state,
+            step_index,
+            STEP_NAMES[step_index] if state in ("reviewing", "suspended") else "",
+            last,
+            STEPS_JSON,
+            forms[pi],
+            10,
+            "working_day",
+            0,
+            1 if state == "correction" else 0,
+            ts(at),
+            ts(at + dt.timedelta(days=7)),
+            ts(accepted_at) if accepted_at else None,
             ts(at + dt.timedelta(days=15)) if state in ("reviewing",) else None,
             ts(accepted_at) if state in ("reviewing", "suspended") else None,
             ts(concluded_at) if concluded_at else None,
             ts(at + dt.timedelta(days=9)) if state == "delivered" else None,
-            OUTCOME.get(state), "", "electronic" if state == "delivered" else None, None, alert,
-            ts(at), ts(concluded_at or at), region,
+            OUTCOME.get(state),
+            "",
+            "electronic" if state == "delivered" else None,
+            None,
+            alert,
+            ts(at),
+            ts(concluded_at or at),
+            region,
         )
         yield row
 
@@ -229,7 +338,9 @@ async def load_pg(dsn: str, setup: dict[str, Any], n: int) -> None:
             await conn.execute(f'ALTER TABLE "case" ADD CONSTRAINT "{c["conname"]}" {c["def"]}')
         for i in idx:
             await conn.execute(i["indexdef"])
-        await conn.execute("SELECT setval(pg_get_serial_sequence('\"case\"', 'id'), (SELECT max(id) FROM \"case\"))")
+        await conn.execute(
+            "SELECT setval(pg_get_serial_sequence('\"case\"', 'id'), (SELECT max(id) FROM \"case\"))"
+        )
         # autovacuum would vacuum and analyze the table soon after such a load; do it now
         await conn.execute('VACUUM ANALYZE "case"')
     finally:
@@ -286,7 +397,8 @@ def _cache_key() -> str:
     h = hashlib.sha256(f"{LOADER_VERSION}/{N_CASES}".encode())
     for p in [
         *sorted((root / "src/tongban/migrations/versions").glob("*.py")),
-        root / "src/tongban/demo.py", root / "bench/workloads/_cases.py",
+        root / "src/tongban/demo.py",
+        root / "bench/workloads/_cases.py",
     ]:
         h.update(p.name.encode())
         h.update(p.read_bytes())
@@ -322,7 +434,9 @@ class Worklist(Workload):
                 return
         if cache_dir and ctx.db == "postgresql":
             cached = Path(cache_dir) / f"worklist-pg-{key}.json"
-            if cached.exists() and asyncio.run(_pg_from_template(ctx, f"tongban_cache_worklist_{key}")):
+            if cached.exists() and asyncio.run(
+                _pg_from_template(ctx, f"tongban_cache_worklist_{key}")
+            ):
                 ctx.state.update(json.loads(cached.read_text(encoding="utf-8")))
                 asyncio.run(_sweep_ran_now(ctx))
                 return
@@ -349,8 +463,13 @@ class Worklist(Workload):
 
     async def setup_client(self, ctx: Context, index: int, conn: HTTPConnection) -> None:
         username = CLERKS[index % len(CLERKS)]
-        req = json_request("POST", LOGIN, {"username": username, "password": ctx.state["demo"]["password"]},
-                           expect=(200,), expect_cookie=SESSION_COOKIE)
+        req = json_request(
+            "POST",
+            LOGIN,
+            {"username": username, "password": ctx.state["demo"]["password"]},
+            expect=(200,),
+            expect_cookie=SESSION_COOKIE,
+        )
         err = req.check(await conn.request(req))
         if err:
             raise SystemExit(f"client {index} could not sign in as {username}: {err}")
@@ -359,7 +478,13 @@ class Worklist(Workload):
             # cursors for a later page: follow ``next`` four pages down the to_accept queue
             before = None
             for _ in range(4):
-                r = await conn.request(Request("GET", f"{CASES}?queue=to_accept&limit=20" + (f"&before={before}" if before else "")))
+                r = await conn.request(
+                    Request(
+                        "GET",
+                        f"{CASES}?queue=to_accept&limit=20"
+                        + (f"&before={before}" if before else ""),
+                    )
+                )
                 before = r.json()["next"]
             ctx.state.setdefault("cursor", {})[username] = before
 
@@ -393,17 +518,29 @@ class Worklist(Workload):
         return [
             get("to_accept", queue="to_accept"),
             get("to_accept, page 5", queue="to_accept", before=ctx.state["cursor"][username]),
-            get("to_accept + department", queue="to_accept", department_id=impls[1]["department_id"]),
+            get(
+                "to_accept + department", queue="to_accept", department_id=impls[1]["department_id"]
+            ),
             get("to_accept + implementation", queue="to_accept", implementation_id=impls[2]["id"]),
             get("to_accept + channel=window", queue="to_accept", channel="window"),
-            get("to_accept + last 7 days", queue="to_accept", submitted_from=week_from.isoformat(), submitted_to=week_to.isoformat()),
+            get(
+                "to_accept + last 7 days",
+                queue="to_accept",
+                submitted_from=week_from.isoformat(),
+                submitted_to=week_to.isoformat(),
+            ),
             get("to_accept + applicant 王", queue="to_accept", applicant="王"),
             get("to_review", queue="to_review"),
             get("to_decide", queue="to_decide"),
             get("corrections", queue="corrections"),
             get("paused", queue="paused"),
             get("red", queue="red"),
-            get("delivered in 2025-03", state="delivered", submitted_from=past_month[0].isoformat(), submitted_to=past_month[1].isoformat()),
+            get(
+                "delivered in 2025-03",
+                state="delivered",
+                submitted_from=past_month[0].isoformat(),
+                submitted_to=past_month[1].isoformat(),
+            ),
             ("queue counts", Request("GET", QUEUES, expect=(200,))),
         ]
 
@@ -421,7 +558,9 @@ class Worklist(Workload):
         lo, hi = "370102000000", "370103000000"
         what = "the to_accept page of a district clerk: ids by (state, id) in the region range, newest 21, then their summary columns (autocommit)"
         if ctx.db == "sqlite":
-            result = sqlite_loop(ctx, lambda conn, i: conn.execute(sql, (lo, hi)).fetchall(), seconds, what=what)
+            result = sqlite_loop(
+                ctx, lambda conn, i: conn.execute(sql, (lo, hi)).fetchall(), seconds, what=what
+            )
         else:
             q = pg_sql(sql)
 
@@ -430,14 +569,31 @@ class Worklist(Workload):
 
             result = await pg_loop(ctx, op, clients, seconds, what=what)
         for label, (ms, n) in ctx.state.get("timings", {}).items():
-            result.notes.append(f"alone: {label:<28} {ms:7.2f} ms  ({n:,} {'counted' if label == 'queue counts' else 'rows'})")
+            result.notes.append(
+                f"alone: {label:<28} {ms:7.2f} ms  ({n:,} {'counted' if label == 'queue counts' else 'rows'})"
+            )
         return result
 
 
 SUMMARY = [  # cases.api.SUMMARY_COLUMNS
-    "id", "number", "item_name", "implementation_id", "department_id", "region_code", "applicant_name", "channel",
-    "state", "current_step", "alert", "submitted_at", "accept_due_at", "accepted_at", "due_at", "concluded_at",
-    "delivered_at", "outcome",
+    "id",
+    "number",
+    "item_name",
+    "implementation_id",
+    "department_id",
+    "region_code",
+    "applicant_name",
+    "channel",
+    "state",
+    "current_step",
+    "alert",
+    "submitted_at",
+    "accept_due_at",
+    "accepted_at",
+    "due_at",
+    "concluded_at",
+    "delivered_at",
+    "outcome",
 ]
 
 

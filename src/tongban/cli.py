@@ -38,8 +38,14 @@ def _engine_and_maker(settings: Settings):
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), console=console, transient=False)
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
 
 
 @app.command()
@@ -76,11 +82,21 @@ def serve(
     settings = get_settings()
     host = host or settings.host
     port = port or settings.port
-    shown = settings.base_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    wildcard = host in ("0.0.0.0", "::")  # noqa: S104 - compared, not bound
+    shown = settings.base_url or f"http://{'127.0.0.1' if wildcard else host}:{port}"
     console.print(f"[bold green]通办平台已启动：{shown}[/]  (Ctrl-C 停止)")
-    uvicorn.run("tongban.web.app:create_app", factory=True, host=host, port=port,
-                workers=workers or settings.web_workers, loop="uvloop", http="httptools",
-                access_log=False, log_config=None, proxy_headers=True)
+    uvicorn.run(
+        "tongban.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers or settings.web_workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+        proxy_headers=True,
+    )
 
 
 @app.command()
@@ -93,7 +109,9 @@ def worker() -> None:
 
 @app.command()
 def demo(
-    accounts_json: Annotated[Path | None, typer.Option(help="把演示账户写入此 JSON 文件（基准测试使用）")] = None,
+    accounts_json: Annotated[
+        Path | None, typer.Option(help="把演示账户写入此 JSON 文件（基准测试使用）")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="不打印账户表")] = False,
 ) -> None:
     """Load the demo province (山东省 / 济南市, synthetic people and enterprises). Idempotent."""
@@ -121,14 +139,18 @@ def demo(
         for a in summary["accounts"]:
             table.add_row(a["username"], a["role_label"], a["display_name"], a["where"])
         console.print(table)
-        console.print(f"演示数据：自然人 {summary['persons']}，法人 {summary['enterprises']}，部门 {summary['departments']}")
+        console.print(
+            f"演示数据：自然人 {summary['persons']}，法人 {summary['enterprises']}，部门 {summary['departments']}"
+        )
 
 
 @app.command("create-admin")
 def create_admin(
     username: Annotated[str, typer.Option(prompt="用户名")],
     name: Annotated[str, typer.Option(prompt="姓名")],
-    region: Annotated[str, typer.Option(help="所辖行政区划代码（2/4/6/9/12 位）", prompt="行政区划代码")],
+    region: Annotated[
+        str, typer.Option(help="所辖行政区划代码（2/4/6/9/12 位）", prompt="行政区划代码")
+    ],
 ) -> None:
     """Create a platform administrator (asks for the password)."""
     password = os.environ.get("TONGBAN_ADMIN_PASSWORD") or getpass.getpass("密码：")
@@ -146,10 +168,24 @@ def create_admin(
                 code = scope.normalise(region)
                 if await get_by_code(s, code) is None:
                     raise typer.BadParameter(f"行政区划代码不存在：{region}")
-                acc = await create_account(s, kind="staff", username=username, password=password,
-                                           display_name=name, region_code=code, roles=["platform_admin"])
-                await audit.record(s, actor="cli", action="account.created", target_type="account",
-                                   target_id=acc.id, region_code=code, details={"roles": ["platform_admin"]})
+                acc = await create_account(
+                    s,
+                    kind="staff",
+                    username=username,
+                    password=password,
+                    display_name=name,
+                    region_code=code,
+                    roles=["platform_admin"],
+                )
+                await audit.record(
+                    s,
+                    actor="cli",
+                    action="account.created",
+                    target_type="account",
+                    target_id=acc.id,
+                    region_code=code,
+                    details={"roles": ["platform_admin"]},
+                )
         finally:
             await engine.dispose()
         console.print(f"已创建平台管理员 {username}")
@@ -183,15 +219,28 @@ def create_api_token_cmd(
         try:
             async with session_scope(maker) as s:
                 code = scope.normalise(region)
-                c = (await s.execute(select(ApiClient).where(ApiClient.name == client))).scalar_one_or_none()
+                c = (
+                    await s.execute(select(ApiClient).where(ApiClient.name == client))
+                ).scalar_one_or_none()
                 if c is None:
                     c = ApiClient(name=client, region_code=code)
                     s.add(c)
                     await s.flush()
-                token = await create_api_token(s, client=c, scopes=[x.strip() for x in scopes.split(",") if x.strip()],
-                                               expires_at=clock.now() + dt.timedelta(days=days))
-                await audit.record(s, actor="cli", action="api_token.created", target_type="api_client",
-                                   target_id=c.id, region_code=code, details={"scopes": scopes})
+                token = await create_api_token(
+                    s,
+                    client=c,
+                    scopes=[x.strip() for x in scopes.split(",") if x.strip()],
+                    expires_at=clock.now() + dt.timedelta(days=days),
+                )
+                await audit.record(
+                    s,
+                    actor="cli",
+                    action="api_token.created",
+                    target_type="api_client",
+                    target_id=c.id,
+                    region_code=code,
+                    details={"scopes": scopes},
+                )
                 return token
         finally:
             await engine.dispose()
@@ -205,7 +254,16 @@ def create_api_token_cmd(
 
 
 @app.command("import-regions")
-def import_regions_cmd(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="统计用区划代码 CSV（乡镇 streets.csv 或村 villages.csv[.gz]）")]) -> None:
+def import_regions_cmd(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help="统计用区划代码 CSV（乡镇 streets.csv 或村 villages.csv[.gz]）",
+        ),
+    ],
+) -> None:
     """Import townships or villages from the statistics-bureau CSV layout."""
     settings = get_settings()
 
@@ -238,9 +296,21 @@ def import_regions_cmd(file: Annotated[Path, typer.Argument(exists=True, dir_oka
 
 @catalogue_app.command("import")
 def catalogue_import(
-    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="xlsx 模板，或 CSV（基本目录、实施清单、四川事项清单）")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help="xlsx 模板，或 CSV（基本目录、实施清单、四川事项清单）",
+        ),
+    ],
     layout: Annotated[str, typer.Option(help="auto、template 或 sichuan-list")] = "auto",
-    region: Annotated[str | None, typer.Option(help="实施区划代码（事项清单按此区划建立实施清单；也决定以哪个省的管理员身份导入）")] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            help="实施区划代码（事项清单按此区划建立实施清单；也决定以哪个省的管理员身份导入）"
+        ),
+    ] = None,
     publish: Annotated[bool, typer.Option("--publish/--no-publish", help="导入后直接发布")] = True,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="只检查，不写入")] = False,
 ) -> None:
@@ -263,8 +333,16 @@ def catalogue_import(
                     progress.update(task, completed=done, total=total)
 
                 async with session_scope(maker) as s:
-                    return await io.import_catalogue(s, actor, sources, layout=layout, region_code=region,
-                                                     publish=publish, dry_run=dry_run, progress=cb)
+                    return await io.import_catalogue(
+                        s,
+                        actor,
+                        sources,
+                        layout=layout,
+                        region_code=region,
+                        publish=publish,
+                        dry_run=dry_run,
+                        progress=cb,
+                    )
         finally:
             await engine.dispose()
 
@@ -289,7 +367,9 @@ def _single_province(regions: set[str]) -> str:
 
 
 def _print_import_report(r: ImportReport) -> None:
-    console.print(("[yellow]检查通过，未写入：[/]" if r.dry_run else "[green]导入完成：[/]") + r.summary())
+    console.print(
+        ("[yellow]检查通过，未写入：[/]" if r.dry_run else "[green]导入完成：[/]") + r.summary()
+    )
     if r.codes:
         console.print(f"实施编码：完整 {r.codes['complete']}，不完整 {r.codes['incomplete']}")
     if r.defaults:
@@ -302,7 +382,12 @@ def _print_import_report(r: ImportReport) -> None:
 
 @catalogue_app.command("export")
 def catalogue_export(
-    file: Annotated[Path, typer.Argument(help="输出文件：.xlsx，或 .csv（写出 <名>.基本目录.csv 和 <名>.实施清单.csv）")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="输出文件：.xlsx，或 .csv（写出 <名>.基本目录.csv 和 <名>.实施清单.csv）"
+        ),
+    ],
     region: Annotated[str, typer.Option(help="导出该区划（含下级）的实施清单及其基本目录")] = "",
 ) -> None:
     """Export the catalogue of a region in the import template."""
@@ -319,7 +404,9 @@ def catalogue_export(
         engine, maker = _engine_and_maker(settings)
         try:
             async with maker() as s:
-                return await io.export_catalogue(s, io.command_line_actor(region), fmt=fmt, region_code=region)
+                return await io.export_catalogue(
+                    s, io.command_line_actor(region), fmt=fmt, region_code=region
+                )
         finally:
             await engine.dispose()
 
@@ -342,7 +429,9 @@ def check() -> None:
     ok = True
     try:
         settings = get_settings()
-        console.print(f"[green]✓[/] 配置有效（数据目录 {settings.data_dir}，数据库 {'SQLite' if settings.is_sqlite else 'PostgreSQL'}）")
+        console.print(
+            f"[green]✓[/] 配置有效（数据目录 {settings.data_dir}，数据库 {'SQLite' if settings.is_sqlite else 'PostgreSQL'}）"
+        )
     except Exception as e:
         console.print(f"[red]✗ 配置无效：{e}[/]")
         raise typer.Exit(1) from e
@@ -365,7 +454,9 @@ def check() -> None:
             if cur == head:
                 console.print(f"[green]✓[/] 数据库结构为最新版本（{head}）")
             else:
-                console.print(f"[red]✗ 数据库结构版本 {cur}，最新为 {head}：请运行 tongban migrate[/]")
+                console.print(
+                    f"[red]✗ 数据库结构版本 {cur}，最新为 {head}：请运行 tongban migrate[/]"
+                )
                 good = False
             async with maker() as s:
                 years = await known_years(s)
@@ -374,9 +465,13 @@ def check() -> None:
             if this_year in years and this_year + 1 in years:
                 console.print(f"[green]✓[/] 工作日历已知年份：{span}")
             elif this_year in years:
-                console.print(f"[yellow]! 工作日历已知年份：{span}；{this_year + 1} 年尚未录入，请在国务院办公厅发布放假安排后录入[/]")
+                console.print(
+                    f"[yellow]! 工作日历已知年份：{span}；{this_year + 1} 年尚未录入，请在国务院办公厅发布放假安排后录入[/]"
+                )
             else:
-                console.print(f"[red]✗ 工作日历缺少 {this_year} 年：期限计算将报错，请录入当年放假安排[/]")
+                console.print(
+                    f"[red]✗ 工作日历缺少 {this_year} 年：期限计算将报错，请录入当年放假安排[/]"
+                )
                 good = False
         finally:
             await engine.dispose()
@@ -405,14 +500,18 @@ def audit_verify() -> None:
     if report.ok:
         console.print(f"[green]✓ 审计日志完整[/]：{report.chains} 条链，{report.entries} 条记录")
         return
-    console.print(f"[red]✗ 审计日志发现 {len(report.problems)} 处问题[/]（{report.chains} 条链，{report.entries} 条记录）：")
+    console.print(
+        f"[red]✗ 审计日志发现 {len(report.problems)} 处问题[/]（{report.chains} 条链，{report.entries} 条记录）："
+    )
     for p in report.problems:
         console.print(f"  [{p.kind}] {p.message}")
     raise typer.Exit(2)
 
 
 @app.command("docs-config")
-def docs_config(out: Annotated[Path, typer.Option(help="输出文件")] = Path("docs/configuration.md")) -> None:
+def docs_config(
+    out: Annotated[Path, typer.Option(help="输出文件")] = Path("docs/configuration.md"),
+) -> None:
     """Regenerate docs/configuration.md from the settings class."""
     from tongban.core.settings_doc import render_markdown
 
@@ -426,7 +525,14 @@ app.add_typer(licences_app, name="licences")
 
 @licences_app.command("import")
 def licences_import(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV 或 xlsx：证照编号、持证主体、持证主体代码、颁证日期……")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help="CSV 或 xlsx：证照编号、持证主体、持证主体代码、颁证日期……",
+        ),
+    ],
     type_code: Annotated[str, typer.Option("--type", help="证照类型代码（21 位）")],
     department: Annotated[int, typer.Option("--department", help="颁发部门 id")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="只校验，不写入")] = False,
@@ -442,8 +548,14 @@ def licences_import(
         try:
             with _progress() as progress:
                 task = progress.add_task(f"导入 {file.name}", total=None)
-                return await bulk.import_file(maker, file, type_code=type_code, department_id=department, dry_run=dry_run,
-                                              progress=lambda done, total: progress.update(task, completed=done, total=total))
+                return await bulk.import_file(
+                    maker,
+                    file,
+                    type_code=type_code,
+                    department_id=department,
+                    dry_run=dry_run,
+                    progress=lambda done, total: progress.update(task, completed=done, total=total),
+                )
         finally:
             await engine.dispose()
 

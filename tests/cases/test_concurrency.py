@@ -50,17 +50,34 @@ async def test_parallel_accepts_one_wins(sessionmaker_):
     impl_id, applicant, clerks, form = await _prepare(sessionmaker_)
 
     async def submit(s):
-        return (await service.submit(s, applicant, implementation_id=impl_id, form_data=form, idempotency_key="race-case-1"))[0].id
+        return (
+            await service.submit(
+                s,
+                applicant,
+                implementation_id=impl_id,
+                form_data=form,
+                idempotency_key="race-case-1",
+            )
+        )[0].id
 
     case_id = await _attempt(sessionmaker_, submit)
-    results = await asyncio.gather(*[
-        _attempt(sessionmaker_, lambda s, c=c: service.transition(s, c, case_id, "accept")) for c in clerks
-    ])
+    results = await asyncio.gather(
+        *[
+            _attempt(sessionmaker_, lambda s, c=c: service.transition(s, c, case_id, "accept"))
+            for c in clerks
+        ]
+    )
     wins = [r for r in results if not isinstance(r, AppError)]
     losses = [r for r in results if isinstance(r, AppError)]
     assert len(wins) == 1 and len(losses) == 3 and {e.code for e in losses} == {"invalid_state"}
     async with sessionmaker_() as s:
-        n = (await s.execute(select(func.count()).select_from(CaseTrail).where(CaseTrail.case_id == case_id, CaseTrail.action == "accept"))).scalar_one()
+        n = (
+            await s.execute(
+                select(func.count())
+                .select_from(CaseTrail)
+                .where(CaseTrail.case_id == case_id, CaseTrail.action == "accept")
+            )
+        ).scalar_one()
         assert n == 1
 
 
@@ -68,7 +85,15 @@ async def test_parallel_submissions_with_one_key_make_one_case(sessionmaker_):
     impl_id, applicant, _clerks, form = await _prepare(sessionmaker_)
 
     async def submit(s):
-        return (await service.submit(s, applicant, implementation_id=impl_id, form_data=form, idempotency_key="race-key-77"))[0].id
+        return (
+            await service.submit(
+                s,
+                applicant,
+                implementation_id=impl_id,
+                form_data=form,
+                idempotency_key="race-key-77",
+            )
+        )[0].id
 
     ids = await asyncio.gather(*[_attempt(sessionmaker_, submit) for _ in range(5)])
     assert len(set(ids)) == 1 and not isinstance(ids[0], AppError)

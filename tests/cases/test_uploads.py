@@ -27,7 +27,9 @@ async def test_upload_pdf_and_dedup(citizen, client):
 
 async def test_upload_refuses_disguised_and_oversized_files(citizen, client, settings, monkeypatch):
     client.headers["X-CSRF-Token"] = builders.login(client, "uploader")["csrf_token"]
-    r = client.post("/api/v1/uploads", files={"file": ("virus.pdf", b"MZ\x90\x00 not a pdf", "application/pdf")})
+    r = client.post(
+        "/api/v1/uploads", files={"file": ("virus.pdf", b"MZ\x90\x00 not a pdf", "application/pdf")}
+    )
     assert r.status_code == 422 and r.json()["code"] == "file_type_not_allowed"
     r = client.post("/api/v1/uploads", files={"file": ("empty.pdf", b"", "application/pdf")})
     assert r.status_code == 422 and r.json()["code"] == "file_empty"
@@ -47,9 +49,23 @@ async def test_scanner_hook_rejects(citizen, client, monkeypatch):
     monkeypatch.setattr(files, "_scanners", [scanner])
     client.headers["X-CSRF-Token"] = builders.login(client, "uploader")["csrf_token"]
     r = client.post("/api/v1/uploads", files={"file": ("x.pdf", PDF + b"EICAR", "application/pdf")})
-    assert r.status_code == 422 and r.json()["code"] == "file_rejected_by_scanner" and "EICAR" in r.json()["message"]
-    assert client.post("/api/v1/uploads", files={"file": ("ok.pdf", PDF, "application/pdf")}).status_code == 201
+    assert (
+        r.status_code == 422
+        and r.json()["code"] == "file_rejected_by_scanner"
+        and "EICAR" in r.json()["message"]
+    )
+    assert (
+        client.post(
+            "/api/v1/uploads", files={"file": ("ok.pdf", PDF, "application/pdf")}
+        ).status_code
+        == 201
+    )
 
 
 def test_anonymous_upload_refused(client):
-    assert client.post("/api/v1/uploads", files={"file": ("x.pdf", PDF, "application/pdf")}).status_code == 401
+    assert (
+        client.post(
+            "/api/v1/uploads", files={"file": ("x.pdf", PDF, "application/pdf")}
+        ).status_code
+        == 401
+    )

@@ -26,8 +26,19 @@ def fields(name: str = "食品经营许可", item_type: str = "01", **over: Any)
         "summary": "从事食品销售和餐饮服务，应当依法取得食品经营许可。",
         "conditions": "具有与经营的食品品种、数量相适应的经营场所。",
         "materials": [
-            {"name": "食品经营许可申请书", "issuer": "申请人自备", "originals": 1, "required": True},
-            {"name": "营业执照", "issuer": "市场监管部门", "copies": 1, "required": True, "licence_type_code": None},
+            {
+                "name": "食品经营许可申请书",
+                "issuer": "申请人自备",
+                "originals": 1,
+                "required": True,
+            },
+            {
+                "name": "营业执照",
+                "issuer": "市场监管部门",
+                "copies": 1,
+                "required": True,
+                "licence_type_code": None,
+            },
         ],
         "statutory_limit": {"value": 20, "unit": "working_day"},
         "promised_limit": {"value": 10, "unit": "working_day"},
@@ -37,7 +48,11 @@ def fields(name: str = "食品经营许可", item_type: str = "01", **over: Any)
         "online_depth": 4,
         "consult_phone": "0531-12345",
         "supervise_phone": "12345",
-        "result": {"kind": "licence", "name": "食品经营许可证", "licence_type_code": "113700000000000000001"},
+        "result": {
+            "kind": "licence",
+            "name": "食品经营许可证",
+            "licence_type_code": "113700000000000000001",
+        },
         "themes": ["permit"],
     }
     doc.update(over)
@@ -55,19 +70,35 @@ async def admin(s: AsyncSession, region: str = builders.SHANDONG) -> Actor:
 
 async def published_item(s: AsyncSession, actor: Actor, **over: Any) -> CatalogueItem:
     item_type = over.get("item_type", "01")
-    item = await service.create_item(s, actor, base_code=base_code(item_type), fields=fields(**over), region_code=NATIONAL)
+    item = await service.create_item(
+        s, actor, base_code=base_code(item_type), fields=fields(**over), region_code=NATIONAL
+    )
     await service.publish_item(s, actor, item.id)
     return item
 
 
 async def published_impl(
-    s: AsyncSession, actor: Actor, item: CatalogueItem, *, region: str = builders.LIXIA, overrides: dict | None = None,
+    s: AsyncSession,
+    actor: Actor,
+    item: CatalogueItem,
+    *,
+    region: str = builders.LIXIA,
+    overrides: dict | None = None,
     local: dict | None = None,
 ) -> Implementation:
     dept = await builders.department(s, region=region)
     impl = await service.create_implementation(
-        s, actor, item_id=item.id, department_id=dept.id, overrides=overrides,
-        local=local or {"address": "历下区政务服务中心 3 楼", "hours": "工作日 9:00-17:00", "phone": "0531-1234567"},
+        s,
+        actor,
+        item_id=item.id,
+        department_id=dept.id,
+        overrides=overrides,
+        local=local
+        or {
+            "address": "历下区政务服务中心 3 楼",
+            "hours": "工作日 9:00-17:00",
+            "phone": "0531-1234567",
+        },
     )
     await service.publish_implementation(s, actor, impl.id)
     return impl

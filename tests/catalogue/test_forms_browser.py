@@ -17,7 +17,9 @@ from tongban.core.settings import Settings
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is absent"),
+    pytest.mark.skipif(
+        not __import__("pathlib").Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is absent"
+    ),
 ]
 
 
@@ -29,7 +31,11 @@ def _sign_in(page: Any, base: str, username: str, next_url: str) -> None:
     page.wait_for_url(f"{base}{next_url}")
 
 
-def test_conditional_field_and_editor_preview(live_server: str, settings: Settings, browser: Any) -> None:  # noqa: F811
+def test_conditional_field_and_editor_preview(
+    live_server: str,  # noqa: F811
+    settings: Settings,
+    browser: Any,  # noqa: F811
+) -> None:
     w: CatWorld = _in_thread(settings, build)
     ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     page = ctx.new_page()

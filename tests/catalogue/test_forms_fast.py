@@ -32,14 +32,47 @@ PROPS: dict[str, Any] = {
 }
 FORM = {"schema": {"type": "object", "properties": PROPS, "required": ["name", "count"]}, "ui": {}}
 VALUES: list[Any] = [
-    "", "张三", "张三丰李四王五", "a", "AB12", "ab12", "甲", "丙", 0, 1, 2, 5, 11, -1, 0.5, 1.0, 2.0, 1.5, True, False,
-    None, [], {}, ["甲"], {"a": 1}, make_resident_id("110101", birth_date=dt.date(1990, 3, 7), sequence=12), "110101199003071234",
-    make_credit_code("91110000MA01ABCD0"), "13800138000", "1380013800", "2026-12-01", "2026-13-01",
-    "a@b.cn", "ab.cn", "1234",
+    "",
+    "张三",
+    "张三丰李四王五",
+    "a",
+    "AB12",
+    "ab12",
+    "甲",
+    "丙",
+    0,
+    1,
+    2,
+    5,
+    11,
+    -1,
+    0.5,
+    1.0,
+    2.0,
+    1.5,
+    True,
+    False,
+    None,
+    [],
+    {},
+    ["甲"],
+    {"a": 1},
+    make_resident_id("110101", birth_date=dt.date(1990, 3, 7), sequence=12),
+    "110101199003071234",
+    make_credit_code("91110000MA01ABCD0"),
+    "13800138000",
+    "1380013800",
+    "2026-12-01",
+    "2026-13-01",
+    "a@b.cn",
+    "ab.cn",
+    "1234",
 ]
 
 
-def _reference(form: dict[str, Any], data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, str]]]:
+def _reference(
+    form: dict[str, Any], data: dict[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """validate_submission without the fast check."""
     saved = forms._compiled
     forms._compiled = lambda schema: None  # type: ignore[assignment]
@@ -55,7 +88,12 @@ def test_compiled_for_the_keywords_forms_use() -> None:
         assert forms._compiled({**FORM["schema"], **extra}) is None
     odd = {**PROPS, "x": {"title": "x", "type": ["string", "null"]}}
     assert forms._compiled({"type": "object", "properties": odd}) is None
-    assert forms._compiled({"type": "object", "properties": {**PROPS, "y": {"title": "y", "const": 1}}}) is None
+    assert (
+        forms._compiled(
+            {"type": "object", "properties": {**PROPS, "y": {"title": "y", "const": 1}}}
+        )
+        is None
+    )
 
 
 @pytest.mark.parametrize("field", sorted(PROPS))
@@ -74,15 +112,24 @@ def test_random_forms_as_json_schema() -> None:
         assert got == _reference(FORM, data), data
         # and the verdict is JSON Schema's
         required = [r for r in FORM["schema"]["required"] if r in got[0]]
-        valid = Draft202012Validator({**FORM["schema"], "required": FORM["schema"]["required"]},
-                                     format_checker=forms._formats).is_valid(got[0])
+        valid = Draft202012Validator(
+            {**FORM["schema"], "required": FORM["schema"]["required"]},
+            format_checker=forms._formats,
+        ).is_valid(got[0])
         assert (not got[1]) == (valid and all(r in got[0] for r in required)), data
 
 
 def test_the_default_form_and_conditional_fields() -> None:
     form = forms.default_form(for_enterprise=True)
-    good = {"applicant_name": "张三", "applicant_id_number": make_resident_id("110101", birth_date=dt.date(1990, 3, 7), sequence=12),
-            "phone": "13800138000", "enterprise_name": "某公司", "enterprise_credit_code": make_credit_code("91110000MA01ABCD0")}
+    good = {
+        "applicant_name": "张三",
+        "applicant_id_number": make_resident_id(
+            "110101", birth_date=dt.date(1990, 3, 7), sequence=12
+        ),
+        "phone": "13800138000",
+        "enterprise_name": "某公司",
+        "enterprise_credit_code": make_credit_code("91110000MA01ABCD0"),
+    }
     assert forms.validate_submission(form, good) == (good, [])
     for key, value in itertools.product(good, ["", "x", 1]):
         data = {**good, key: value}

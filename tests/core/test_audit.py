@@ -13,8 +13,15 @@ from tongban.core.audit import AuditEntry
 
 async def _fill(s, n: int = 5, region: str = "370102000000") -> None:
     for i in range(n):
-        await audit.record(s, actor="account:1", action="test.action", target_type="thing", target_id=i,
-                           region_code=region, details={"i": i})
+        await audit.record(
+            s,
+            actor="account:1",
+            action="test.action",
+            target_type="thing",
+            target_id=i,
+            region_code=region,
+            details={"i": i},
+        )
     await s.commit()
 
 
@@ -34,8 +41,17 @@ async def _tamper(s, sql: str, params: dict) -> None:
 async def test_chain_links_and_verifies(session) -> None:
     await _fill(session, 5)
     await _fill(session, 3, region="370103000000")
-    rows = (await session.execute(select(AuditEntry).where(AuditEntry.region_code == "370102000000")
-                                  .order_by(AuditEntry.seq))).scalars().all()
+    rows = (
+        (
+            await session.execute(
+                select(AuditEntry)
+                .where(AuditEntry.region_code == "370102000000")
+                .order_by(AuditEntry.seq)
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert [r.seq for r in rows] == [1, 2, 3, 4, 5]
     assert rows[0].prev_hash == audit.GENESIS
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
@@ -56,8 +72,11 @@ async def test_update_and_delete_refused_by_database(session) -> None:
 
 async def test_verify_reports_edited_and_deleted_entries(session) -> None:
     await _fill(session, 6)
-    await _tamper(session, "UPDATE audit_entry SET details=:d WHERE seq=2 AND region_code='370102000000'",
-                  {"d": '{"i": 99}'})
+    await _tamper(
+        session,
+        "UPDATE audit_entry SET details=:d WHERE seq=2 AND region_code='370102000000'",
+        {"d": '{"i": 99}'},
+    )
     await _tamper(session, "DELETE FROM audit_entry WHERE seq=4 AND region_code='370102000000'", {})
     report = await audit.verify(session)
     kinds = {(p.kind, p.seq) for p in report.problems}
@@ -79,9 +98,19 @@ async def test_verify_reports_replaced_entry(session) -> None:
     """An entry rewritten with a self-consistent hash still breaks the link to the next."""
     await _fill(session, 3)
     row = (await session.execute(select(AuditEntry).where(AuditEntry.seq == 2))).scalar_one()
-    forged = audit.entry_hash(region_code=row.region_code, seq=2, prev_hash=row.prev_hash, actor="account:666",
-                              action=row.action, target_type=row.target_type, target_id=row.target_id,
-                              at=row.at, details=row.details)
-    await _tamper(session, "UPDATE audit_entry SET actor='account:666', hash=:h WHERE seq=2", {"h": forged})
+    forged = audit.entry_hash(
+        region_code=row.region_code,
+        seq=2,
+        prev_hash=row.prev_hash,
+        actor="account:666",
+        action=row.action,
+        target_type=row.target_type,
+        target_id=row.target_id,
+        at=row.at,
+        details=row.details,
+    )
+    await _tamper(
+        session, "UPDATE audit_entry SET actor='account:666', hash=:h WHERE seq=2", {"h": forged}
+    )
     report = await audit.verify(session)
     assert ("inserted", 3) in {(p.kind, p.seq) for p in report.problems}

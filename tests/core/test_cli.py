@@ -34,8 +34,15 @@ async def _tamper(settings) -> None:
 
 async def _tamper_with(session) -> None:
     for i in range(5):
-        await audit.record(session, actor="account:1", action="test.cli", target_type="thing", target_id=i,
-                           region_code="370102000000", details={"i": i})
+        await audit.record(
+            session,
+            actor="account:1",
+            action="test.cli",
+            target_type="thing",
+            target_id=i,
+            region_code="370102000000",
+            details={"i": i},
+        )
     await session.commit()
     if session.bind.dialect.name == "postgresql":
         await session.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_no_update"))
@@ -69,11 +76,17 @@ def test_check_command(cli_env: CliRunner) -> None:
 
 def test_create_admin_command(cli_env: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TONGBAN_ADMIN_PASSWORD", "Admin@2026x")
-    r = cli_env.invoke(app, ["create-admin", "--username", "root.admin", "--name", "管理员", "--region", "37"])
+    r = cli_env.invoke(
+        app, ["create-admin", "--username", "root.admin", "--name", "管理员", "--region", "37"]
+    )
     assert r.exit_code == 0, r.output
-    again = cli_env.invoke(app, ["create-admin", "--username", "root.admin", "--name", "管理员", "--region", "37"])
+    again = cli_env.invoke(
+        app, ["create-admin", "--username", "root.admin", "--name", "管理员", "--region", "37"]
+    )
     assert again.exit_code == 1 and "已被使用" in again.output
-    bad = cli_env.invoke(app, ["create-admin", "--username", "x.admin", "--name", "管理员", "--region", "99"])
+    bad = cli_env.invoke(
+        app, ["create-admin", "--username", "x.admin", "--name", "管理员", "--region", "99"]
+    )
     assert bad.exit_code != 0
 
 

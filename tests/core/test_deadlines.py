@@ -36,23 +36,72 @@ def day_of(due):
 
 # (start, value, unit, expected local due date, why)
 TABLE = [
-    (at(2024, 9, 27), 5, "working_day", dt.date(2024, 10, 10), "国庆: 9-29 (Sun) make-up counts, 10-1..7 skipped"),
+    (
+        at(2024, 9, 27),
+        5,
+        "working_day",
+        dt.date(2024, 10, 10),
+        "国庆: 9-29 (Sun) make-up counts, 10-1..7 skipped",
+    ),
     (at(2024, 9, 28), 1, "working_day", dt.date(2024, 9, 29), "a make-up Sunday is a working day"),
-    (at(2024, 10, 1), 3, "working_day", dt.date(2024, 10, 10), "start on a holiday: first day is 10-8"),
+    (
+        at(2024, 10, 1),
+        3,
+        "working_day",
+        dt.date(2024, 10, 10),
+        "start on a holiday: first day is 10-8",
+    ),
     (at(2024, 10, 10), 2, "working_day", dt.date(2024, 10, 12), "10-12 (Sat) make-up counts"),
-    (at(2025, 1, 24), 2, "working_day", dt.date(2025, 1, 27), "春节 2025: 1-26 (Sun) make-up counts"),
-    (at(2025, 1, 27), 20, "working_day", dt.date(2025, 3, 3), "1-28..2-4 skipped, 2-8 (Sat) counts"),
+    (
+        at(2025, 1, 24),
+        2,
+        "working_day",
+        dt.date(2025, 1, 27),
+        "春节 2025: 1-26 (Sun) make-up counts",
+    ),
+    (
+        at(2025, 1, 27),
+        20,
+        "working_day",
+        dt.date(2025, 3, 3),
+        "1-28..2-4 skipped, 2-8 (Sat) counts",
+    ),
     (at(2024, 11, 4), 10, "working_day", dt.date(2024, 11, 18), "two ordinary weeks"),
-    (at(2024, 9, 20), 11, "natural_day", dt.date(2024, 10, 8), "ends on 10-1 (holiday): moved to the next working day"),
-    (at(2024, 11, 1), 1, "natural_day", dt.date(2024, 11, 4), "ends on a Saturday: moved to Monday"),
-    (at(2024, 10, 11), 1, "natural_day", dt.date(2024, 10, 12), "ends on a make-up Saturday: stays"),
+    (
+        at(2024, 9, 20),
+        11,
+        "natural_day",
+        dt.date(2024, 10, 8),
+        "ends on 10-1 (holiday): moved to the next working day",
+    ),
+    (
+        at(2024, 11, 1),
+        1,
+        "natural_day",
+        dt.date(2024, 11, 4),
+        "ends on a Saturday: moved to Monday",
+    ),
+    (
+        at(2024, 10, 11),
+        1,
+        "natural_day",
+        dt.date(2024, 10, 12),
+        "ends on a make-up Saturday: stays",
+    ),
     (at(2024, 10, 8, 15), 0, "working_day", dt.date(2024, 10, 8), "即办: end of the start day"),
-    (dt.datetime(2024, 10, 10, 16, 30, tzinfo=dt.UTC), 1, "working_day", dt.date(2024, 10, 12),
-     "16:30 UTC is 00:30 on 10-11 in Shanghai: the start day is 10-11"),
+    (
+        dt.datetime(2024, 10, 10, 16, 30, tzinfo=dt.UTC),
+        1,
+        "working_day",
+        dt.date(2024, 10, 12),
+        "16:30 UTC is 00:30 on 10-11 in Shanghai: the start day is 10-11",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("start", "value", "unit", "expected", "why"), TABLE, ids=[t[4] for t in TABLE])
+@pytest.mark.parametrize(
+    ("start", "value", "unit", "expected", "why"), TABLE, ids=[t[4] for t in TABLE]
+)
 def test_due_dates(start, value, unit, expected, why):
     due = due_at(start, value, unit, CAL)
     assert day_of(due) == expected, why
@@ -63,21 +112,34 @@ def test_due_dates(start, value, unit, expected, why):
 def test_hours_are_wall_clock_even_on_holidays():
     assert due_at(at(2024, 10, 1, 9), 24, "hour", CAL) == at(2024, 10, 2, 9).astimezone(dt.UTC)
     paused = [Pause(at(2024, 10, 1, 12), at(2024, 10, 1, 15))]
-    assert due_at(at(2024, 10, 1, 9), 24, "hour", CAL, pauses=paused) == at(2024, 10, 2, 12).astimezone(dt.UTC)
+    assert due_at(at(2024, 10, 1, 9), 24, "hour", CAL, pauses=paused) == at(
+        2024, 10, 2, 12
+    ).astimezone(dt.UTC)
 
 
 def test_pauses_skip_every_day_they_touch():
-    pause = Pause(at(2024, 11, 6, 10), at(2024, 11, 8, 16))  # Wed..Fri: three working days not counted
-    assert day_of(due_at(at(2024, 11, 4), 10, "working_day", CAL, pauses=[pause])) == dt.date(2024, 11, 21)
-    assert day_of(due_at(at(2024, 11, 4), 3, "natural_day", CAL, pauses=[pause])) == dt.date(2024, 11, 11)
+    pause = Pause(
+        at(2024, 11, 6, 10), at(2024, 11, 8, 16)
+    )  # Wed..Fri: three working days not counted
+    assert day_of(due_at(at(2024, 11, 4), 10, "working_day", CAL, pauses=[pause])) == dt.date(
+        2024, 11, 21
+    )
+    assert day_of(due_at(at(2024, 11, 4), 3, "natural_day", CAL, pauses=[pause])) == dt.date(
+        2024, 11, 11
+    )
 
 
 def test_an_open_pause_has_no_due_date():
-    assert due_at(at(2024, 11, 4), 10, "working_day", CAL, pauses=[Pause(at(2024, 11, 5), None)]) is None
+    assert (
+        due_at(at(2024, 11, 4), 10, "working_day", CAL, pauses=[Pause(at(2024, 11, 5), None)])
+        is None
+    )
 
 
 def test_extension_adds_days_in_the_limits_unit():
-    assert day_of(due_at(at(2024, 11, 4), 10, "working_day", CAL, extension=10)) == dt.date(2024, 12, 2)
+    assert day_of(due_at(at(2024, 11, 4), 10, "working_day", CAL, extension=10)) == dt.date(
+        2024, 12, 2
+    )
 
 
 def test_bad_arguments():
@@ -166,8 +228,15 @@ def test_the_disputed_days_are_weekend_rest_days_in_both():
     next working day) changes. Decided: follow the notice; counting is equal."""
     disputed = _disputed_days()
     assert {d.isoformat() for d in disputed} == {
-        "2014-04-06", "2019-04-06", "2019-04-07", "2019-06-08", "2019-06-09",
-        "2019-09-14", "2019-09-15", "2023-12-30", "2023-12-31",
+        "2014-04-06",
+        "2019-04-06",
+        "2019-04-07",
+        "2019-06-08",
+        "2019-06-09",
+        "2019-09-14",
+        "2019-09-15",
+        "2023-12-30",
+        "2023-12-31",
     }
     other = _holiday_cn()
     for d in disputed:

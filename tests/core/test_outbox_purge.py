@@ -20,7 +20,14 @@ async def _seed(session) -> dict[str, set[int]]:
     event_id = (
         await session.execute(
             insert(OutboxEvent).returning(OutboxEvent.id),
-            [{"name": "test.purge", "payload": {}, "region_code": "370102000000", "created_at": old}],
+            [
+                {
+                    "name": "test.purge",
+                    "payload": {},
+                    "region_code": "370102000000",
+                    "created_at": old,
+                }
+            ],
         )
     ).scalar_one()
     rows = []
@@ -37,14 +44,18 @@ async def _seed(session) -> dict[str, set[int]]:
         kinds.append(kind)
         rows.append({"status": status, "available_at": at, "done_at": done})
     ids = (
-        await session.execute(
-            insert(OutboxDelivery).returning(OutboxDelivery.id, sort_by_parameter_order=True),
-            [
-                {**r, "event_id": event_id, "handler": f"h{n}", "region_code": "370102000000"}
-                for n, r in enumerate(rows)
-            ],
+        (
+            await session.execute(
+                insert(OutboxDelivery).returning(OutboxDelivery.id, sort_by_parameter_order=True),
+                [
+                    {**r, "event_id": event_id, "handler": f"h{n}", "region_code": "370102000000"}
+                    for n, r in enumerate(rows)
+                ],
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     await session.commit()
     out: dict[str, set[int]] = {}
     for kind, i in zip(kinds, ids, strict=True):

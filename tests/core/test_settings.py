@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_configuration_doc_is_current() -> None:
     assert (ROOT / "docs" / "configuration.md").read_text() == render_markdown(), (
-        "docs/configuration.md is stale: run `tongban docs-config`")
+        "docs/configuration.md is stale: run `tongban docs-config`"
+    )
 
 
 def test_every_field_described() -> None:

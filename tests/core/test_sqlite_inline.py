@@ -58,12 +58,16 @@ async def test_rollback_and_savepoint(sqlite_settings: Settings) -> None:
                 await s.execute(text("INSERT INTO counter VALUES (3, 4)"))
         await s.execute(text("INSERT INTO counter VALUES (4, 4)"))
         await s.commit()
-        assert (await s.execute(text("SELECT id FROM counter ORDER BY id"))).scalars().all() == [1, 4]
+        assert (await s.execute(text("SELECT id FROM counter ORDER BY id"))).scalars().all() == [
+            1,
+            4,
+        ]
     await engine.dispose()
 
 
 def test_two_event_loops_in_one_process(sqlite_settings: Settings) -> None:
     """Writers on another thread's loop wait in SQLite's busy handler, not on this loop's lock."""
+
     async def run_in_loop() -> None:
         engine = create_engine(sqlite_settings)
         try:

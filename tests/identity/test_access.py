@@ -57,7 +57,14 @@ async def world(session) -> World:
     token_none = await service.create_api_token(s, client=client_row, scopes=["regions:read"])
     await s.commit()
     return World(
-        ids={"alice": alice.id, "bob": bob.id, "carol": carol.id, "dave": dave.id, "e1": e1.id, "e2": e2.id},
+        ids={
+            "alice": alice.id,
+            "bob": bob.id,
+            "carol": carol.id,
+            "dave": dave.id,
+            "e1": e1.id,
+            "e2": e2.id,
+        },
         numbers={"alice": alice.id_number},
         token_persons=token_persons,
         token_none=token_none,
@@ -165,7 +172,12 @@ async def test_my_records_shows_own_and_represented(world: World, client) -> Non
 
 
 async def test_anonymous_is_refused(world: World, client) -> None:
-    for path in ("/api/v1/persons", "/api/v1/enterprises", "/api/v1/me/records", f"/api/v1/persons/{world.ids['alice']}"):
+    for path in (
+        "/api/v1/persons",
+        "/api/v1/enterprises",
+        "/api/v1/me/records",
+        f"/api/v1/persons/{world.ids['alice']}",
+    ):
         r = client.get(path)
         assert r.status_code == 401 and r.json()["code"] == "not_authenticated"
 
@@ -173,8 +185,12 @@ async def test_anonymous_is_refused(world: World, client) -> None:
 async def test_api_token_scopes(world: World, client) -> None:
     h = {"Authorization": f"Bearer {world.token_persons}"}
     r = client.get("/api/v1/persons?limit=100", headers=h)
-    assert {i["id"] for i in r.json()["items"]} == {world.ids[n] for n in ("alice", "bob", "carol", "dave")}
-    assert all("*" in i["id_number"] for i in r.json()["items"])  # systems get masked values by default
+    assert {i["id"] for i in r.json()["items"]} == {
+        world.ids[n] for n in ("alice", "bob", "carol", "dave")
+    }
+    assert all(
+        "*" in i["id_number"] for i in r.json()["items"]
+    )  # systems get masked values by default
     assert client.get("/api/v1/enterprises", headers=h).json()["items"] == []
     h2 = {"Authorization": f"Bearer {world.token_none}"}
     assert client.get("/api/v1/persons", headers=h2).json()["items"] == []
@@ -187,14 +203,22 @@ async def test_agent_authorisation_only_by_legal_rep(world: World, client, sessi
 
     from tongban.identity.models import Person
 
-    bob_number = (await session.execute(select(Person.id_number).where(Person.id == world.ids["bob"]))).scalar()
+    bob_number = (
+        await session.execute(select(Person.id_number).where(Person.id == world.ids["bob"]))
+    ).scalar()
     until = (now() + dt.timedelta(days=30)).isoformat()
     b.login(client, "carol")  # an agent may not appoint agents
-    r = client.post(f"/api/v1/enterprises/{world.ids['e1']}/agents", json={"id_number": bob_number, "valid_until": until})
+    r = client.post(
+        f"/api/v1/enterprises/{world.ids['e1']}/agents",
+        json={"id_number": bob_number, "valid_until": until},
+    )
     assert r.status_code == 404
     client.cookies.clear()
     b.login(client, "alice")
-    r = client.post(f"/api/v1/enterprises/{world.ids['e1']}/agents", json={"id_number": bob_number, "valid_until": until})
+    r = client.post(
+        f"/api/v1/enterprises/{world.ids['e1']}/agents",
+        json={"id_number": bob_number, "valid_until": until},
+    )
     assert r.status_code == 201, r.text
     agent_id = r.json()["id"]
     client.cookies.clear()

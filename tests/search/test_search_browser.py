@@ -17,7 +17,9 @@ from tongban.search import service as search_service
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is absent"),
+    pytest.mark.skipif(
+        not __import__("pathlib").Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is absent"
+    ),
 ]
 
 

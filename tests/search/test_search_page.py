@@ -16,11 +16,20 @@ from tongban.search.engine import discover_providers, get_engine
 async def catalogue(session):
     a = await admin(session)
     birth = await published_item(
-        session, a, name="出生医学证明办理", item_type="20", service_objects=["1"], summary="新生儿出生后办理出生医学证明。",
-        legal_basis=[], fee_charged=False, themes=["birth"],
+        session,
+        a,
+        name="出生医学证明办理",
+        item_type="20",
+        service_objects=["1"],
+        summary="新生儿出生后办理出生医学证明。",
+        legal_basis=[],
+        fee_charged=False,
+        themes=["birth"],
     )
     impl = await published_impl(session, a, birth)
-    await published_impl(session, a, await published_item(session, a, name="食品经营许可", service_objects=["2"]))
+    await published_impl(
+        session, a, await published_item(session, a, name="食品经营许可", service_objects=["2"])
+    )
     await search_service.propose_synonym(session, a, term="生孩子", canonical="出生", approve=True)
     await session.commit()
     return impl.id
@@ -60,5 +69,9 @@ async def test_suggest_options_and_kinds(catalogue, page_client):
     r = page_client.get("/search/suggest-options", params={"q": "食品"})
     assert '<option value="食品经营许可">' in r.text
     assert page_client.get("/search", params={"q": "食品", "kind": "bogus"}).status_code == 422
-    assert page_client.get("/search/go", params={"sid": "x", "kind": "item", "key": "nope"}).status_code == 404
-
+    assert (
+        page_client.get(
+            "/search/go", params={"sid": "x", "kind": "item", "key": "nope"}
+        ).status_code
+        == 404
+    )

@@ -121,7 +121,9 @@ def test_theme_links_lead_to_the_catalogue_lists(client) -> None:
     r = client.get("/services?theme=birth", follow_redirects=False)
     assert r.status_code == 301 and r.headers["location"] == "/services/themes/birth"
     r = client.get("/services/themes/birth")
-    assert "个人办事 · 出生" in r.text and "没有符合条件的事项" in r.text  # an empty catalogue says so
+    assert (
+        "个人办事 · 出生" in r.text and "没有符合条件的事项" in r.text
+    )  # an empty catalogue says so
 
 
 # --- sign-in, sign-out ---------------------------------------------------------------------------

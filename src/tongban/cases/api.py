@@ -90,7 +90,9 @@ def case_summary(c: Case) -> dict[str, Any]:
 def _mask_form(form: dict[str, Any] | None, data: dict[str, Any], actor: Actor) -> dict[str, Any]:
     if actor.sees_full_identifiers or actor.kind == "person":
         return dict(data)
-    elements = {k: v.get("element") for k, v in ((form or {}).get("ui", {}).get("fields", {}) or {}).items()}
+    elements = {
+        k: v.get("element") for k, v in ((form or {}).get("ui", {}).get("fields", {}) or {}).items()
+    }
     out = {}
     for k, v in data.items():
         el = elements.get(k) or ""
@@ -105,9 +107,35 @@ def _mask_form(form: dict[str, Any] | None, data: dict[str, Any], actor: Actor) 
 
 async def case_detail(session: Any, actor: Actor, c: Case) -> dict[str, Any]:
     version = await session.get(ImplementationVersion, c.implementation_version_id)
-    trail = (await session.execute(select(CaseTrail).where(CaseTrail.case_id == c.id).order_by(CaseTrail.id))).scalars().all()
-    materials = (await session.execute(select(CaseMaterial).where(CaseMaterial.case_id == c.id).order_by(CaseMaterial.id))).scalars().all()
-    notices = (await session.execute(select(CorrectionNotice).where(CorrectionNotice.case_id == c.id).order_by(CorrectionNotice.round))).scalars().all()
+    trail = (
+        (
+            await session.execute(
+                select(CaseTrail).where(CaseTrail.case_id == c.id).order_by(CaseTrail.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    materials = (
+        (
+            await session.execute(
+                select(CaseMaterial).where(CaseMaterial.case_id == c.id).order_by(CaseMaterial.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    notices = (
+        (
+            await session.execute(
+                select(CorrectionNotice)
+                .where(CorrectionNotice.case_id == c.id)
+                .order_by(CorrectionNotice.round)
+            )
+        )
+        .scalars()
+        .all()
+    )
     return {
         **case_summary(c),
         "implementation_version": version.version if version else None,
@@ -118,21 +146,62 @@ async def case_detail(session: Any, actor: Actor, c: Case) -> dict[str, Any]:
         "delivery_method": c.delivery_method,
         "tracking_number": c.tracking_number,
         "form_data": _mask_form(version.form if version else None, c.form_data, actor),
-        "materials": [{"name": m.name, "sha256": m.file_sha256, "replaced_by": m.replaced_by, "round": m.round} for m in materials],
-        "corrections": [{"round": n.round, "items": n.items, "flagged": n.flagged, "issued_at": _iso(n.issued_at), "answered_at": _iso(n.answered_at)} for n in notices],
+        "materials": [
+            {
+                "name": m.name,
+                "sha256": m.file_sha256,
+                "replaced_by": m.replaced_by,
+                "round": m.round,
+            }
+            for m in materials
+        ],
+        "corrections": [
+            {
+                "round": n.round,
+                "items": n.items,
+                "flagged": n.flagged,
+                "issued_at": _iso(n.issued_at),
+                "answered_at": _iso(n.answered_at),
+            }
+            for n in notices
+        ],
         "trail": [
-            {"action": t.action, "label": lifecycle.TRANSITIONS[t.action].label if t.action in lifecycle.TRANSITIONS else "提交申请",
-             "from": t.from_state, "to": t.to_state, "step": t.step_name, "actor": t.actor_name, "comment": t.comment, "data": t.data, "at": _iso(t.at)}
+            {
+                "action": t.action,
+                "label": lifecycle.TRANSITIONS[t.action].label
+                if t.action in lifecycle.TRANSITIONS
+                else "提交申请",
+                "from": t.from_state,
+                "to": t.to_state,
+                "step": t.step_name,
+                "actor": t.actor_name,
+                "comment": t.comment,
+                "data": t.data,
+                "at": _iso(t.at),
+            }
             for t in trail
         ],
-        "actions": [{"action": t.action, "label": t.label, "needs_reason": t.needs_reason} for t in service.actions_for(c, actor)],
+        "actions": [
+            {"action": t.action, "label": t.label, "needs_reason": t.needs_reason}
+            for t in service.actions_for(c, actor)
+        ],
     }
 
 
 _SUBMIT_DOC = {
-    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string", "minLength": 8, "maxLength": 80},
-                    "description": "客户端为每次申请生成的唯一键；重试时原样带上，得到同一办件"}],
-    "requestBody": {"required": True, "content": {"application/json": {"schema": SubmitBody.model_json_schema()}}},
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string", "minLength": 8, "maxLength": 80},
+            "description": "客户端为每次申请生成的唯一键；重试时原样带上，得到同一办件",
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": SubmitBody.model_json_schema()}},
+    },
 }
 
 
@@ -140,8 +209,12 @@ def _invalid(errors: list[dict[str, Any]]) -> AppError:
     """The error the app answers a RequestValidationError with (web.app's
     handler), raised directly: the same answer whether FastAPI or a hot route
     (web.app.HotRoutes, which answers AppErrors only) serves the endpoint."""
-    return AppError("提交的内容不符合要求，请检查后重新提交", code="validation_failed", status=422,
-                    details=field_errors(errors))
+    return AppError(
+        "提交的内容不符合要求，请检查后重新提交",
+        code="validation_failed",
+        status=422,
+        details=field_errors(errors),
+    )
 
 
 async def _submit_body(request: Request) -> SubmitBody:
@@ -149,35 +222,62 @@ async def _submit_body(request: Request) -> SubmitBody:
     pass; errors reported as FastAPI reports them (``validation_failed``)."""
     raw = await request.body()
     if not raw:
-        raise _invalid([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
+        raise _invalid(
+            [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
+        )
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
-        raise _invalid([{"type": "json_invalid", "loc": ("body", e.pos), "msg": "JSON decode error",
-                         "input": {}, "ctx": {"error": e.msg}}]) from None
+        raise _invalid(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", e.pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": e.msg},
+                }
+            ]
+        ) from None
     try:
         return SubmitBody.model_validate(data)
     except PydanticValidationError as e:
-        raise _invalid([{**err, "loc": ("body", *err["loc"])} for err in e.errors(include_url=False)]) from None
+        raise _invalid(
+            [{**err, "loc": ("body", *err["loc"])} for err in e.errors(include_url=False)]
+        ) from None
 
 
-@router.post("/cases", summary="提交申请（幂等：同一 Idempotency-Key 返回同一办件）", status_code=201, openapi_extra=_SUBMIT_DOC)
+@router.post(
+    "/cases",
+    summary="提交申请（幂等：同一 Idempotency-Key 返回同一办件）",
+    status_code=201,
+    openapi_extra=_SUBMIT_DOC,
+)
 async def submit(request: Request, session: DB, actor: CurrentActor) -> ORJSONResponse:
     # The body and the header are read here rather than declared: FastAPI's
     # per-parameter path costs ~0.5 ms per request (bench/run.py submit).
     body = await _submit_body(request)
     idempotency_key = request.headers.get("idempotency-key")
     if not idempotency_key:
-        raise ValidationFailed("请在请求头中提供 Idempotency-Key，以免重复提交", code="idempotency_key_required")
+        raise ValidationFailed(
+            "请在请求头中提供 Idempotency-Key，以免重复提交", code="idempotency_key_required"
+        )
     if any(isinstance(m, dict) and m.get("replaced_by") for m in body.materials):
         # A material is replaced by a licence only through the holder's consent
         # (POST /api/v1/me/licence-applications checks the licence is theirs).
         raise ValidationFailed(
-            "以电子证照替代材料须通过用证授权办理（/api/v1/me/licence-applications）", code="replaced_by_not_allowed"
+            "以电子证照替代材料须通过用证授权办理（/api/v1/me/licence-applications）",
+            code="replaced_by_not_allowed",
         )
     case, created = await service.submit(
-        session, actor, implementation_id=body.implementation_id, form_data=body.form_data, idempotency_key=idempotency_key,
-        channel=body.channel, enterprise_id=body.enterprise_id, applicant_person_id=body.applicant_person_id,
+        session,
+        actor,
+        implementation_id=body.implementation_id,
+        form_data=body.form_data,
+        idempotency_key=idempotency_key,
+        channel=body.channel,
+        enterprise_id=body.enterprise_id,
+        applicant_person_id=body.applicant_person_id,
         materials=body.materials,
     )
     return ORJSONResponse(case_summary(case), status_code=201 if created else 200)
@@ -186,24 +286,72 @@ async def submit(request: Request, session: DB, actor: CurrentActor) -> ORJSONRe
 # The columns a list shows (``case_summary``): lists read these, never the form
 # or the steps (a ~1.5 KB form per case would dominate every page).
 SUMMARY_COLUMNS = (
-    Case.id, Case.number, Case.item_name, Case.implementation_id, Case.department_id, Case.region_code,
-    Case.applicant_name, Case.channel, Case.state, Case.current_step, Case.alert, Case.submitted_at,
-    Case.accept_due_at, Case.accepted_at, Case.due_at, Case.concluded_at, Case.delivered_at, Case.outcome,
+    Case.id,
+    Case.number,
+    Case.item_name,
+    Case.implementation_id,
+    Case.department_id,
+    Case.region_code,
+    Case.applicant_name,
+    Case.channel,
+    Case.state,
+    Case.current_step,
+    Case.alert,
+    Case.submitted_at,
+    Case.accept_due_at,
+    Case.accepted_at,
+    Case.due_at,
+    Case.concluded_at,
+    Case.delivered_at,
+    Case.outcome,
 )
 
 
 def _row_summary(row: Any) -> dict[str, Any]:
     """``case_summary`` of a row of SUMMARY_COLUMNS (unpacked by position: a
     list page makes 20 of them)."""
-    (id_, number, item_name, impl_id, dept_id, region, applicant, channel, state, step, alert,
-     submitted, accept_due, accepted, due, concluded, delivered, outcome) = row
+    (
+        id_,
+        number,
+        item_name,
+        impl_id,
+        dept_id,
+        region,
+        applicant,
+        channel,
+        state,
+        step,
+        alert,
+        submitted,
+        accept_due,
+        accepted,
+        due,
+        concluded,
+        delivered,
+        outcome,
+    ) = row
     return {
-        "id": id_, "number": number, "item_name": item_name, "implementation_id": impl_id, "department_id": dept_id,
-        "region_code": region, "applicant_name": applicant, "channel": channel,
-        "channel_label": lifecycle.CHANNELS.get(channel, channel), "state": state, "state_label": lifecycle.STATES[state],
-        "current_step": step, "alert": alert, "submitted_at": _iso(submitted), "accept_due_at": _iso(accept_due),
-        "accepted_at": _iso(accepted), "due_at": _iso(due), "concluded_at": _iso(concluded),
-        "delivered_at": _iso(delivered), "outcome": outcome, "outcome_label": lifecycle.OUTCOMES.get(outcome or "", ""),
+        "id": id_,
+        "number": number,
+        "item_name": item_name,
+        "implementation_id": impl_id,
+        "department_id": dept_id,
+        "region_code": region,
+        "applicant_name": applicant,
+        "channel": channel,
+        "channel_label": lifecycle.CHANNELS.get(channel, channel),
+        "state": state,
+        "state_label": lifecycle.STATES[state],
+        "current_step": step,
+        "alert": alert,
+        "submitted_at": _iso(submitted),
+        "accept_due_at": _iso(accept_due),
+        "accepted_at": _iso(accepted),
+        "due_at": _iso(due),
+        "concluded_at": _iso(concluded),
+        "delivered_at": _iso(delivered),
+        "outcome": outcome,
+        "outcome_label": lifecycle.OUTCOMES.get(outcome or "", ""),
     }
 
 
@@ -232,7 +380,9 @@ _FILTERS: dict[str, Any] = {
     "channel": Case.channel == bindparam("channel"),
     "applicant": Case.applicant_name.like(bindparam("applicant"), escape="/"),
     "number": Case.number == bindparam("number"),
-    "region": and_(Case.region_code >= bindparam("region_lo"), Case.region_code < bindparam("region_hi")),
+    "region": and_(
+        Case.region_code >= bindparam("region_lo"), Case.region_code < bindparam("region_hi")
+    ),
     "submitted_from": Case.submitted_at >= bindparam("submitted_from"),
     "submitted_to": Case.submitted_at < bindparam("submitted_to"),
     "before": Case.id < bindparam("before"),
@@ -240,8 +390,20 @@ _FILTERS: dict[str, Any] = {
 # Prebuilt list statements, per scope (``service.scope_key``), queue, filters used and page size.
 _LIST_STATEMENTS: dict[tuple[Any, ...], Any] = {}
 _STATEMENTS_MAX = 1024
-_USER_VALUES = frozenset({"implementation_id", "department_id", "channel", "applicant", "number", "region_lo", "region_hi",
-                          "submitted_from", "submitted_to", "before"})
+_USER_VALUES = frozenset(
+    {
+        "implementation_id",
+        "department_id",
+        "channel",
+        "applicant",
+        "number",
+        "region_lo",
+        "region_hi",
+        "submitted_from",
+        "submitted_to",
+        "before",
+    }
+)
 
 
 def _inline_constants(stmt: Any) -> Any:
@@ -260,7 +422,14 @@ def _inline_constants(stmt: Any) -> Any:
     return visitors.cloned_traverse(stmt, {}, {"bindparam": visit})
 
 
-def _list_statement(dialect: str, actor: Actor, queue: str | None, names: tuple[str, ...], state: str | None, limit: int) -> Any:
+def _list_statement(
+    dialect: str,
+    actor: Actor,
+    queue: str | None,
+    names: tuple[str, ...],
+    state: str | None,
+    limit: int,
+) -> Any:
     key = (dialect, service.scope_key(actor), queue, names, state, limit)
     stmt = _LIST_STATEMENTS.get(key)
     if stmt is None:
@@ -282,7 +451,9 @@ def _list_statement(dialect: str, actor: Actor, queue: str | None, names: tuple[
             # The page's ids first (answered from an index where the filters allow:
             # no row is read, let alone sorted, unless it is on the page), then their rows.
             page = ids.order_by(Case.id.desc()).limit(limit + 1).scalar_subquery()
-        stmt = _inline_constants(select(*SUMMARY_COLUMNS).where(Case.id.in_(page)).order_by(Case.id.desc()))
+        stmt = _inline_constants(
+            select(*SUMMARY_COLUMNS).where(Case.id.in_(page)).order_by(Case.id.desc())
+        )
         if len(_LIST_STATEMENTS) >= _STATEMENTS_MAX:
             _LIST_STATEMENTS.clear()
         _LIST_STATEMENTS[key] = stmt
@@ -293,7 +464,13 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     """OpenAPI query parameters of a model (validated by hand: see ``list_cases``)."""
     schema = model.model_json_schema()
     return [
-        {"name": name, "in": "query", "required": False, "schema": prop, **({"description": prop["description"]} if "description" in prop else {})}
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": prop,
+            **({"description": prop["description"]} if "description" in prop else {}),
+        }
         for name, prop in schema["properties"].items()
     ]
 
@@ -305,10 +482,16 @@ def case_filters(request: Request) -> CaseFilters:
     try:
         return CaseFilters.model_validate(dict(request.query_params))
     except PydanticValidationError as e:
-        raise _invalid([{**err, "loc": ("query", *err["loc"])} for err in e.errors(include_url=False)]) from None
+        raise _invalid(
+            [{**err, "loc": ("query", *err["loc"])} for err in e.errors(include_url=False)]
+        ) from None
 
 
-@router.get("/cases", summary="办件列表（工作台队列 / 我的办件）", openapi_extra={"parameters": _query_parameters(CaseFilters)})
+@router.get(
+    "/cases",
+    summary="办件列表（工作台队列 / 我的办件）",
+    openapi_extra={"parameters": _query_parameters(CaseFilters)},
+)
 async def list_cases(request: Request) -> ORJSONResponse:
     # A hot read (every workbench page, bench/run.py worklist): as
     # identity.api.my_records, one pooled connection, no ORM session and no
@@ -337,7 +520,9 @@ def page_parameters(f: CaseFilters) -> tuple[tuple[str, ...], dict[str, Any]]:
     if f.channel:
         params["channel"] = f.channel
     if f.applicant:  # a prefix, taken literally
-        params["applicant"] = f.applicant.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+        params["applicant"] = (
+            f.applicant.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+        )
     if f.number:
         params["number"] = f.number.strip()
     if f.region:
@@ -345,7 +530,9 @@ def page_parameters(f: CaseFilters) -> tuple[tuple[str, ...], dict[str, Any]]:
     if f.submitted_from:
         params["submitted_from"] = dt.datetime.combine(f.submitted_from, dt.time(), tzinfo=_CST)
     if f.submitted_to:
-        params["submitted_to"] = dt.datetime.combine(f.submitted_to + dt.timedelta(days=1), dt.time(), tzinfo=_CST)
+        params["submitted_to"] = dt.datetime.combine(
+            f.submitted_to + dt.timedelta(days=1), dt.time(), tzinfo=_CST
+        )
     if f.before:
         params["before"] = f.before
     names = tuple(n for n in _FILTERS if n in params or (n == "region" and "region_lo" in params))
@@ -354,7 +541,9 @@ def page_parameters(f: CaseFilters) -> tuple[tuple[str, ...], dict[str, Any]]:
 
 async def _list_page(conn: Any, actor: Actor, f: CaseFilters) -> dict[str, Any]:
     names, params = page_parameters(f)
-    stmt = _list_statement(conn.dialect.name, actor, f.queue or None, names, f.state or None, f.limit)
+    stmt = _list_statement(
+        conn.dialect.name, actor, f.queue or None, names, f.state or None, f.limit
+    )
     rows = (await conn.execute(stmt, params)).all()
     items = [_row_summary(r) for r in rows[: f.limit]]
     return {"items": items, "next": rows[f.limit - 1].id if len(rows) > f.limit else None}
@@ -364,8 +553,14 @@ async def _list_page(conn: Any, actor: Actor, f: CaseFilters) -> dict[str, Any]:
 # in a partial index (ix_case_queue_counts: state, region range, at_last_step;
 # ix_case_alert_counts: colour, region range) reading the index only. Each
 # repeats its index's condition: SQLite uses a partial index only then.
-_QUEUE_STATE = {"to_accept": "submitted", "to_review": "reviewing", "to_decide": "reviewing", "to_deliver": "concluded",
-                "corrections": "correction", "paused": "suspended"}  # the state each queue lies in
+_QUEUE_STATE = {
+    "to_accept": "submitted",
+    "to_review": "reviewing",
+    "to_decide": "reviewing",
+    "to_deliver": "concluded",
+    "corrections": "correction",
+    "paused": "suspended",
+}  # the state each queue lies in
 assert set(_QUEUE_STATE) | {"yellow", "red"} == set(QUEUES), "a new queue needs its state here"
 assert set(_QUEUE_STATE.values()) == set(QUEUE_STATES)
 _COUNT_STATEMENTS: dict[tuple[Any, ...], Any] = {}
@@ -378,7 +573,9 @@ def _count_statement(actor: Actor) -> Any:
         counts = [
             service.scope_cases(
                 actor,
-                select(func.count()).select_from(Case).where(cond, QUEUE_STATES_SQL if key_ in _QUEUE_STATE else ALERTS_SQL),
+                select(func.count())
+                .select_from(Case)
+                .where(cond, QUEUE_STATES_SQL if key_ in _QUEUE_STATE else ALERTS_SQL),
             ).scalar_subquery()
             for key_, (_label, cond) in QUEUES.items()
         ]
@@ -395,7 +592,12 @@ async def queue_counts(request: Request) -> ORJSONResponse:
         actor = await read_actor(request, conn)
         row = (await conn.execute(_count_statement(actor))).one()
         await conn.commit()
-    return ORJSONResponse({key: {"label": label, "count": n} for (key, (label, _cond)), n in zip(QUEUES.items(), row, strict=True)})
+    return ORJSONResponse(
+        {
+            key: {"label": label, "count": n}
+            for (key, (label, _cond)), n in zip(QUEUES.items(), row, strict=True)
+        }
+    )
 
 
 @router.get("/cases/{case_id}", summary="办件详情（含服务轨迹与可执行操作）")
@@ -405,7 +607,9 @@ async def get_case(case_id: int, session: DB, actor: CurrentActor) -> dict:
 
 
 @router.post("/cases/{case_id}/actions/{action}", summary="执行办理操作")
-async def act(case_id: int, action: str, session: DB, actor: CurrentActor, body: dict[str, Any] | None = None) -> dict:
+async def act(
+    case_id: int, action: str, session: DB, actor: CurrentActor, body: dict[str, Any] | None = None
+) -> dict:
     c = await service.transition(session, actor, case_id, action, body or {})
     return await case_detail(session, actor, c)
 
@@ -419,16 +623,35 @@ async def exchange_record(case_id: int, session: DB, actor: CurrentActor) -> dic
 
 
 @router.get("/me/notifications", summary="我的消息")
-async def my_notifications(session: DB, actor: CurrentActor, unread: bool = False, before: int | None = None,
-                           limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict:
+async def my_notifications(
+    session: DB,
+    actor: CurrentActor,
+    unread: bool = False,
+    before: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict:
     stmt = select(Notification).where(Notification.account_id == actor.account_id)
     if unread:
         stmt = stmt.where(Notification.read_at.is_(None))
     if before:
         stmt = stmt.where(Notification.id < before)
-    rows = (await session.execute(stmt.order_by(Notification.id.desc()).limit(limit + 1))).scalars().all()
+    rows = (
+        (await session.execute(stmt.order_by(Notification.id.desc()).limit(limit + 1)))
+        .scalars()
+        .all()
+    )
     return {
-        "items": [{"id": n.id, "case_id": n.case_id, "title": n.title, "body": n.body, "read": n.read_at is not None, "at": _iso(n.created_at)} for n in rows[:limit]],
+        "items": [
+            {
+                "id": n.id,
+                "case_id": n.case_id,
+                "title": n.title,
+                "body": n.body,
+                "read": n.read_at is not None,
+                "at": _iso(n.created_at),
+            }
+            for n in rows[:limit]
+        ],
         "next": rows[limit - 1].id if len(rows) > limit else None,
     }
 
@@ -438,7 +661,9 @@ async def mark_read(session: DB, actor: CurrentActor) -> dict:
     from sqlalchemy import update
 
     res = await session.execute(
-        update(Notification).where(Notification.account_id == actor.account_id, Notification.read_at.is_(None)).values(read_at=now())
+        update(Notification)
+        .where(Notification.account_id == actor.account_id, Notification.read_at.is_(None))
+        .values(read_at=now())
     )
     return {"updated": res.rowcount}
 
@@ -461,27 +686,56 @@ class ReplyBody(BaseModel):
 
 def _notice(n: supervision.SupervisionNotice) -> dict[str, Any]:
     return {
-        "id": n.id, "department_id": n.department_id, "case_id": n.case_id, "content": n.content, "state": n.state,
-        "state_label": supervision.NOTICE_STATES[n.state], "reply_due_at": _iso(n.reply_due_at), "issued_at": _iso(n.issued_at),
-        "reply": n.reply, "replied_at": _iso(n.replied_at), "closed_at": _iso(n.closed_at),
+        "id": n.id,
+        "department_id": n.department_id,
+        "case_id": n.case_id,
+        "content": n.content,
+        "state": n.state,
+        "state_label": supervision.NOTICE_STATES[n.state],
+        "reply_due_at": _iso(n.reply_due_at),
+        "issued_at": _iso(n.issued_at),
+        "reply": n.reply,
+        "replied_at": _iso(n.replied_at),
+        "closed_at": _iso(n.closed_at),
         "overdue": n.state == "open" and n.reply_due_at < now(),
     }
 
 
 @router.get("/supervision/alerts", summary="红黄牌统计（按部门、事项或区划）")
-async def alerts(session: DB, actor: CurrentActor, by: Annotated[str, Query(pattern="^(department|item|region)$")] = "department") -> dict:
+async def alerts(
+    session: DB,
+    actor: CurrentActor,
+    by: Annotated[str, Query(pattern="^(department|item|region)$")] = "department",
+) -> dict:
     return {"by": by, "items": await supervision.alert_counts(session, actor, by=by)}
 
 
 @router.get("/supervision/notices", summary="督办单列表")
-async def notices(session: DB, actor: CurrentActor, state: str | None = None, overdue: bool = False) -> dict:
-    return {"items": [_notice(n) for n in await supervision.list_notices(session, actor, state=state, overdue_only=overdue)]}
+async def notices(
+    session: DB, actor: CurrentActor, state: str | None = None, overdue: bool = False
+) -> dict:
+    return {
+        "items": [
+            _notice(n)
+            for n in await supervision.list_notices(
+                session, actor, state=state, overdue_only=overdue
+            )
+        ]
+    }
 
 
 @router.post("/supervision/notices", summary="发出督办单", status_code=201)
 async def issue(body: NoticeBody, session: DB, actor: CurrentActor) -> dict:
-    return _notice(await supervision.issue_notice(session, actor, department_id=body.department_id, content=body.content,
-                                                  reply_days=body.reply_days, case_id=body.case_id))
+    return _notice(
+        await supervision.issue_notice(
+            session,
+            actor,
+            department_id=body.department_id,
+            content=body.content,
+            reply_days=body.reply_days,
+            case_id=body.case_id,
+        )
+    )
 
 
 @router.post("/supervision/notices/{notice_id}/reply", summary="部门回复督办单")
@@ -492,4 +746,3 @@ async def reply(notice_id: int, body: ReplyBody, session: DB, actor: CurrentActo
 @router.post("/supervision/notices/{notice_id}/close", summary="办结督办单")
 async def close(notice_id: int, session: DB, actor: CurrentActor) -> dict:
     return _notice(await supervision.close_notice(session, actor, notice_id))
-

@@ -23,7 +23,14 @@ from tongban.core.clock import local
 from tongban.regions.models import Department
 
 CHANNEL_CODES = {"pc": "1", "mobile": "2", "kiosk": "3", "window": "4"}  # 申报来源
-STEP_RESULT = {"accept": "4", "reject": "3", "request_correction": "5", "pass_step": "1", "return_step": "7", "suspend": "6"}
+STEP_RESULT = {
+    "accept": "4",
+    "reject": "3",
+    "request_correction": "5",
+    "pass_step": "1",
+    "return_step": "7",
+    "suspend": "6",
+}
 UNIT_CODES = {"working_day": "1", "natural_day": "2", "hour": "3"}
 PROCEDURE_KIND = "2"  # 除延长审批之外; extensions are "1"
 
@@ -35,9 +42,35 @@ def ts(v: dt.datetime | None) -> str:
 async def record_for(session: AsyncSession, c: Case) -> dict[str, Any]:
     impl = await session.get(Implementation, c.implementation_id)
     dept = await session.get(Department, c.department_id)
-    trail = (await session.execute(select(CaseTrail).where(CaseTrail.case_id == c.id).order_by(CaseTrail.id))).scalars().all()
-    pauses = (await session.execute(select(CasePause).where(CasePause.case_id == c.id).order_by(CasePause.id))).scalars().all()
-    cards = (await session.execute(select(SupervisionCard).where(SupervisionCard.case_id == c.id).order_by(SupervisionCard.id))).scalars().all()
+    trail = (
+        (
+            await session.execute(
+                select(CaseTrail).where(CaseTrail.case_id == c.id).order_by(CaseTrail.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    pauses = (
+        (
+            await session.execute(
+                select(CasePause).where(CasePause.case_id == c.id).order_by(CasePause.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    cards = (
+        (
+            await session.execute(
+                select(SupervisionCard)
+                .where(SupervisionCard.case_id == c.id)
+                .order_by(SupervisionCard.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
     accept = next((t for t in trail if t.action == "accept"), None)
     steps = [
         {
@@ -53,14 +86,30 @@ async def record_for(session: AsyncSession, c: Case) -> dict[str, Any]:
         if t.action in STEP_RESULT
     ]
     specials = [
-        {"办件编号": c.number, "特别程序种类": PROCEDURE_KIND, "特别程序名称": lifecycle.SPECIAL_PROCEDURES.get(p.kind, p.kind),
-         "特别程序开始时间": ts(p.started_at), "特别程序理由": p.reason, "特别程序结束时间": ts(p.ended_at), "特别程序结果": p.result}
+        {
+            "办件编号": c.number,
+            "特别程序种类": PROCEDURE_KIND,
+            "特别程序名称": lifecycle.SPECIAL_PROCEDURES.get(p.kind, p.kind),
+            "特别程序开始时间": ts(p.started_at),
+            "特别程序理由": p.reason,
+            "特别程序结束时间": ts(p.ended_at),
+            "特别程序结果": p.result,
+        }
         for p in pauses
     ]
     if c.extension_days:
         ext = next((t for t in trail if t.action == "extend"), None)
-        specials.append({"办件编号": c.number, "特别程序种类": "1", "特别程序名称": "延长审批", "特别程序开始时间": ts(ext.at if ext else None),
-                         "特别程序理由": ext.comment if ext else "", "特别程序结束时间": "", "特别程序结果": f"延长{c.extension_days}个工作日"})
+        specials.append(
+            {
+                "办件编号": c.number,
+                "特别程序种类": "1",
+                "特别程序名称": "延长审批",
+                "特别程序开始时间": ts(ext.at if ext else None),
+                "特别程序理由": ext.comment if ext else "",
+                "特别程序结束时间": "",
+                "特别程序结果": f"延长{c.extension_days}个工作日",
+            }
+        )
     return {
         "申请": {
             "办件编号": c.number,
@@ -80,7 +129,9 @@ async def record_for(session: AsyncSession, c: Case) -> dict[str, Any]:
             "承诺时限": c.limit_value,
             "承诺时限单位": UNIT_CODES.get(c.limit_unit, ""),
             "受理人": accept.actor_name if accept else "",
-        } if c.accepted_at else None,
+        }
+        if c.accepted_at
+        else None,
         "办理": steps,
         "特别程序": specials,
         "办结": {
@@ -92,10 +143,19 @@ async def record_for(session: AsyncSession, c: Case) -> dict[str, Any]:
             "是否快递": "1" if c.delivery_method == "post" else "0",
             "快递单号": c.tracking_number or "",
             "送达时间": ts(c.delivered_at),
-        } if c.concluded_at else None,
+        }
+        if c.concluded_at
+        else None,
         "电子监察": [
-            {"办件编号": c.number, "监察编号": f"JC{card.id:010d}", "监察预警类型": {"yellow": "1", "red": "2"}.get(card.colour, "0"),
-             "监察规则编号": card.rule, "监察规则名称": RULES.get(card.rule, "解除预警"), "责任部门": dept.name if dept else "", "预警时间": ts(card.at)}
+            {
+                "办件编号": c.number,
+                "监察编号": f"JC{card.id:010d}",
+                "监察预警类型": {"yellow": "1", "red": "2"}.get(card.colour, "0"),
+                "监察规则编号": card.rule,
+                "监察规则名称": RULES.get(card.rule, "解除预警"),
+                "责任部门": dept.name if dept else "",
+                "预警时间": ts(card.at),
+            }
             for card in cards
         ],
     }

@@ -26,7 +26,13 @@ OPEN_STATES = frozenset({"submitted", "correction", "reviewing", "suspended"})
 
 CHANNELS = {"pc": "电脑端", "mobile": "移动端", "kiosk": "自助终端", "window": "窗口"}
 # Final results, Shandong code set (STANDARDS §3): 0 出证办结, 1 不予许可, 2 作废, 5 退件, 6 不予受理.
-OUTCOMES = {"0": "准予（出证办结）", "1": "不予许可", "2": "作废", "5": "退件（申请人撤回）", "6": "不予受理"}
+OUTCOMES = {
+    "0": "准予（出证办结）",
+    "1": "不予许可",
+    "2": "作废",
+    "5": "退件（申请人撤回）",
+    "6": "不予受理",
+}
 DELIVERY_METHODS = {"electronic": "电子送达", "post": "邮寄送达", "window": "窗口领取"}
 SPECIAL_PROCEDURES = {  # 特别程序 (Art. 45) — Shandong special nodes and the statute's list
     "hearing": "听证",
@@ -61,7 +67,15 @@ class Transition:
     needs_reason: bool = False
 
 
-def _t(action: str, label: str, sources: set[str], target: str, by: str, roles: set[str] = frozenset(), reason: bool = False) -> Transition:  # type: ignore[assignment]
+def _t(
+    action: str,
+    label: str,
+    sources: set[str],
+    target: str,
+    by: str,
+    roles: set[str] = frozenset(),
+    reason: bool = False,
+) -> Transition:  # type: ignore[assignment]
     return Transition(action, label, frozenset(sources), target, by, frozenset(roles), reason)
 
 
@@ -70,22 +84,62 @@ TRANSITIONS: dict[str, Transition] = {
     for t in (
         _t("accept", "受理", {"submitted"}, "reviewing", "staff", {"clerk"}),
         _t("reject", "不予受理", {"submitted"}, "rejected", "staff", {"clerk"}, reason=True),
-        _t("request_correction", "一次性告知补齐补正", {"submitted"}, "correction", "staff", {"clerk"}),
+        _t(
+            "request_correction",
+            "一次性告知补齐补正",
+            {"submitted"},
+            "correction",
+            "staff",
+            {"clerk"},
+        ),
         _t("resubmit", "补正后重新提交", {"correction"}, "submitted", "applicant"),
         _t("pass_step", "通过", {"reviewing"}, "=", "staff", {"approver", "clerk"}),
         _t("return_step", "退回上一环节", {"reviewing"}, "=", "staff", {"approver"}, reason=True),
         _t("decide", "作出决定", {"reviewing"}, "concluded", "staff", {"approver", "clerk"}),
-        _t("suspend", "启动特别程序", {"reviewing"}, "suspended", "staff", {"approver"}, reason=True),
+        _t(
+            "suspend",
+            "启动特别程序",
+            {"reviewing"},
+            "suspended",
+            "staff",
+            {"approver"},
+            reason=True,
+        ),
         _t("resume", "结束特别程序", {"suspended"}, "reviewing", "staff", {"approver"}),
-        _t("extend", "延长审批期限", {"reviewing", "suspended"}, "=", "staff", {"dept_admin"}, reason=True),
+        _t(
+            "extend",
+            "延长审批期限",
+            {"reviewing", "suspended"},
+            "=",
+            "staff",
+            {"dept_admin"},
+            reason=True,
+        ),
         _t("deliver", "送达 / 出件", {"concluded"}, "delivered", "staff", {"clerk"}),
-        _t("withdraw", "撤回申请", {"submitted", "correction", "reviewing", "suspended"}, "withdrawn", "applicant", reason=True),
-        _t("void", "作废", {"submitted", "correction", "reviewing", "suspended"}, "voided", "staff", {"dept_admin", "platform_admin"}, reason=True),
+        _t(
+            "withdraw",
+            "撤回申请",
+            {"submitted", "correction", "reviewing", "suspended"},
+            "withdrawn",
+            "applicant",
+            reason=True,
+        ),
+        _t(
+            "void",
+            "作废",
+            {"submitted", "correction", "reviewing", "suspended"},
+            "voided",
+            "staff",
+            {"dept_admin", "platform_admin"},
+            reason=True,
+        ),
     )
 }
 
 
-def allowed_actions(state: str, *, step: dict | None, is_last_step: bool, roles: frozenset[str], applicant: bool) -> list[Transition]:
+def allowed_actions(
+    state: str, *, step: dict | None, is_last_step: bool, roles: frozenset[str], applicant: bool
+) -> list[Transition]:
     """The transitions this party may take now (the pages show only these)."""
     out = []
     for t in TRANSITIONS.values():

@@ -52,9 +52,21 @@ class Case(RegionScoped, Base):
         # Queue counts (a seek on state or colour, then the region range): only
         # the rows of a queue (partial), so a list query (state = ?) never
         # picks them over the id-ordered indexes above.
-        Index("ix_case_queue_counts", "state", "region_code", "at_last_step",
-              sqlite_where=QUEUE_STATES_SQL, postgresql_where=QUEUE_STATES_SQL),
-        Index("ix_case_alert_counts", "alert", "region_code", sqlite_where=ALERTS_SQL, postgresql_where=ALERTS_SQL),
+        Index(
+            "ix_case_queue_counts",
+            "state",
+            "region_code",
+            "at_last_step",
+            sqlite_where=QUEUE_STATES_SQL,
+            postgresql_where=QUEUE_STATES_SQL,
+        ),
+        Index(
+            "ix_case_alert_counts",
+            "alert",
+            "region_code",
+            sqlite_where=ALERTS_SQL,
+            postgresql_where=ALERTS_SQL,
+        ),
         Index("ix_case_alert_id", "alert", "id", "region_code"),
         Index("ix_case_implementation_state_id", "implementation_id", "state", "id"),
         Index("ix_case_state_submitted", "state", "submitted_at", "region_code"),
@@ -125,7 +137,9 @@ class CaseMaterial(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
     name: Mapped[str] = mapped_column(String(200))  # the catalogue material it answers
     file_sha256: Mapped[str | None] = mapped_column(ForeignKey("stored_file.sha256"))
-    replaced_by: Mapped[str | None] = mapped_column(String(120))  # licence:<id> / data:<element> / commitment
+    replaced_by: Mapped[str | None] = mapped_column(
+        String(120)
+    )  # licence:<id> / data:<element> / commitment
     round: Mapped[int] = mapped_column(SmallInteger, default=0)  # 0: at filing; n: n-th correction
     uploaded_at: Mapped[dt.datetime] = mapped_column(default=now)
 
@@ -142,7 +156,9 @@ class CorrectionNotice(Base):
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{kind, name, reason}]
     new_items: Mapped[list[str]] = mapped_column(JSON, default=list)  # names not raised in round 1
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)  # a second notice with new items
-    approved_by: Mapped[int | None] = mapped_column(ForeignKey("account.id"))  # supervisor, when flagged
+    approved_by: Mapped[int | None] = mapped_column(
+        ForeignKey("account.id")
+    )  # supervisor, when flagged
     issued_by: Mapped[int] = mapped_column(ForeignKey("account.id"))
     issued_at: Mapped[dt.datetime] = mapped_column(default=now)
     answered_at: Mapped[dt.datetime | None]

@@ -74,13 +74,22 @@ def staff_sees(actor: Actor, case: Case) -> bool:
 
 
 def applicant_sees(actor: Actor, case: Case) -> bool:
-    return actor.kind == "person" and (case.applicant_person_id == actor.person_id or case.submitted_by == actor.account_id)
+    return actor.kind == "person" and (
+        case.applicant_person_id == actor.person_id or case.submitted_by == actor.account_id
+    )
 
 
 def scope_key(actor: Actor) -> tuple[Any, ...]:
     """Everything ``scope_cases`` reads of the actor (it must stay complete): a
     statement scoped for one actor is valid for any actor with the same key."""
-    return (actor.kind, actor.account_id, actor.person_id, actor.region_code, actor.department_id, actor.roles)
+    return (
+        actor.kind,
+        actor.account_id,
+        actor.person_id,
+        actor.region_code,
+        actor.department_id,
+        actor.roles,
+    )
 
 
 def scope_cases(actor: Actor, stmt: Any) -> Any:
@@ -89,7 +98,9 @@ def scope_cases(actor: Actor, stmt: Any) -> Any:
     from sqlalchemy import false, or_
 
     if actor.kind == "person":
-        return stmt.where(or_(Case.applicant_person_id == actor.person_id, Case.submitted_by == actor.account_id))
+        return stmt.where(
+            or_(Case.applicant_person_id == actor.person_id, Case.submitted_by == actor.account_id)
+        )
     if actor.kind != "staff":
         return stmt.where(false())
     stmt = stmt.where(scope.in_subtree(Case.region_code, actor.region_code))
@@ -98,9 +109,13 @@ def scope_cases(actor: Actor, stmt: Any) -> Any:
     return stmt.where(Case.department_id == actor.department_id)
 
 
-async def get_case(session: AsyncSession, actor: Actor, case_id: int, *, lock: bool = False) -> Case:
+async def get_case(
+    session: AsyncSession, actor: Actor, case_id: int, *, lock: bool = False
+) -> Case:
     stmt = select(Case).where(Case.id == case_id)
-    case = ((await lock_for_update(session, stmt)) if lock else (await session.execute(stmt))).scalar_one_or_none()
+    case = (
+        (await lock_for_update(session, stmt)) if lock else (await session.execute(stmt))
+    ).scalar_one_or_none()
     if case is None or not (staff_sees(actor, case) or applicant_sees(actor, case)):
         raise NotFound("办件不存在，或您无权查看", code="case_not_found")
     return case
@@ -161,7 +176,13 @@ def _notify_stmt(dialect: str) -> Any:
             bindparam("b_body", type_=t.c.body.type),
             bindparam("b_at", type_=t.c.created_at.type),
         )
-        .where(Account.kind == "person", or_(Account.id == bindparam("b_submitted_by"), Account.person_id == bindparam("b_person_id")))
+        .where(
+            Account.kind == "person",
+            or_(
+                Account.id == bindparam("b_submitted_by"),
+                Account.person_id == bindparam("b_person_id"),
+            ),
+        )
         .order_by(Account.id)
     )
     return insert(t).from_select(["account_id", "case_id", "title", "body", "created_at"], accounts)
@@ -186,16 +207,23 @@ def _submit_probe_stmt(dialect: str) -> Any:
             ImplementationVersion.content_hash,
             select(Person.name).where(Person.id == bindparam("person_id")).scalar_subquery(),
             select(Case.id)
-            .where(Case.submitted_by == bindparam("account_id"), Case.idempotency_key == bindparam("key"))
+            .where(
+                Case.submitted_by == bindparam("account_id"),
+                Case.idempotency_key == bindparam("key"),
+            )
             .scalar_subquery(),
         )
-        .outerjoin(ImplementationVersion, ImplementationVersion.id == Implementation.published_version_id)
+        .outerjoin(
+            ImplementationVersion, ImplementationVersion.id == Implementation.published_version_id
+        )
         .where(Implementation.id == bindparam("implementation_id"))
     )
 
 
 def _version_stmt(dialect: str) -> Any:
-    return select(ImplementationVersion.fields, ImplementationVersion.form).where(ImplementationVersion.id == bindparam("id"))
+    return select(ImplementationVersion.fields, ImplementationVersion.form).where(
+        ImplementationVersion.id == bindparam("id")
+    )
 
 
 def _pg_file_stmt(dialect: str) -> Any:
@@ -209,17 +237,27 @@ def _pg_file_stmt(dialect: str) -> Any:
     counter = (
         pg_insert(counter_t)
         .values(region6=bindparam("b_region6"), day=bindparam("b_day"), value=1)
-        .on_conflict_do_update(index_elements=[counter_t.c.region6, counter_t.c.day], set_={"value": counter_t.c.value + 1})
+        .on_conflict_do_update(
+            index_elements=[counter_t.c.region6, counter_t.c.day],
+            set_={"value": counter_t.c.value + 1},
+        )
         .returning(counter_t.c.value)
         .cte("counter")
     )
     # f"{region6}-{day}-{value:06d}", as _next_number writes it
     value = cast(counter.c.value, Text)
-    number = bindparam("b_prefix", type_=Text) + sql_case((counter.c.value < 1000000, func.lpad(value, 6, "0")), else_=value)
+    number = bindparam("b_prefix", type_=Text) + sql_case(
+        (counter.c.value < 1000000, func.lpad(value, 6, "0")), else_=value
+    )
     cols = [c.name for c in _CASE.columns if c.name not in ("id", "number")]
     filed = (
         pg_insert(_CASE)
-        .from_select([*cols, "number"], select(*(bindparam(f"b_{c}", type_=_CASE.c[c].type) for c in cols), number).select_from(counter))
+        .from_select(
+            [*cols, "number"],
+            select(*(bindparam(f"b_{c}", type_=_CASE.c[c].type) for c in cols), number).select_from(
+                counter
+            ),
+        )
         .on_conflict_do_nothing(index_elements=[_CASE.c.submitted_by, _CASE.c.idempotency_key])
         .returning(_CASE.c.id, _CASE.c.number)
         .cte("filed")
@@ -227,12 +265,23 @@ def _pg_file_stmt(dialect: str) -> Any:
     head_t = audit.AuditChainHead.__table__
     head = (
         pg_insert(head_t)
-        .from_select(["region_code", "seq", "hash"], select(bindparam("b_region_code", type_=head_t.c.region_code.type), literal(1), literal(audit.GENESIS)).select_from(filed))
-        .on_conflict_do_update(index_elements=[head_t.c.region_code], set_={"seq": head_t.c.seq + 1})
+        .from_select(
+            ["region_code", "seq", "hash"],
+            select(
+                bindparam("b_region_code", type_=head_t.c.region_code.type),
+                literal(1),
+                literal(audit.GENESIS),
+            ).select_from(filed),
+        )
+        .on_conflict_do_update(
+            index_elements=[head_t.c.region_code], set_={"seq": head_t.c.seq + 1}
+        )
         .returning(head_t.c.seq, head_t.c.hash)
         .cte("head")
     )
-    return select(filed.c.id, filed.c.number, head.c.seq, head.c.hash).select_from(filed.join(head, true()))
+    return select(filed.c.id, filed.c.number, head.c.seq, head.c.hash).select_from(
+        filed.join(head, true())
+    )
 
 
 def _pg_record_stmt(dialect: str) -> Any:
@@ -241,20 +290,70 @@ def _pg_record_stmt(dialect: str) -> Any:
     Returns the events' (id, name)."""
     trail_t, events_t = CaseTrail.__table__, OutboxEvent.__table__
     entry_t, head_t = audit.AuditEntry.__table__, audit.AuditChainHead.__table__
-    trail = insert(trail_t).values({
-        c: bindparam(f"t_{c}", type_=trail_t.c[c].type) for c in (
-            "case_id", "action", "from_state", "to_state", "step_name", "actor_ref", "actor_name", "comment", "data", "at", "region_code")
-    }).cte("trail")
+    trail = (
+        insert(trail_t)
+        .values(
+            {
+                c: bindparam(f"t_{c}", type_=trail_t.c[c].type)
+                for c in (
+                    "case_id",
+                    "action",
+                    "from_state",
+                    "to_state",
+                    "step_name",
+                    "actor_ref",
+                    "actor_name",
+                    "comment",
+                    "data",
+                    "at",
+                    "region_code",
+                )
+            }
+        )
+        .cte("trail")
+    )
     notified = _notify_stmt(dialect).cte("notified")
     event_cols = ("name", "payload", "created_at", "region_code")
-    rows = union_all(*(select(*(bindparam(f"e{i}_{c}", type_=events_t.c[c].type) for c in event_cols)) for i in (1, 2)))
-    events = (  # in this order (a multi-row VALUES would not be cached by SQLAlchemy)
-        insert(events_t).from_select(list(event_cols), rows).returning(events_t.c.id, events_t.c.name).cte("events")
+    rows = union_all(
+        *(
+            select(*(bindparam(f"e{i}_{c}", type_=events_t.c[c].type) for c in event_cols))
+            for i in (1, 2)
+        )
     )
-    cols = ("region_code", "seq", "prev_hash", "hash", "actor", "action", "target_type", "target_id", "at", "details")
-    entry = insert(entry_t).values({c: bindparam(f"a_{c}", type_=entry_t.c[c].type) for c in cols}).cte("entry")
-    head = update(head_t).where(head_t.c.region_code == bindparam("a_region_code")).values(hash=bindparam("a_hash")).cte("head_hash")
-    return select(events.c.id, events.c.name).add_cte(trail, notified, entry, head).order_by(events.c.id)
+    events = (  # in this order (a multi-row VALUES would not be cached by SQLAlchemy)
+        insert(events_t)
+        .from_select(list(event_cols), rows)
+        .returning(events_t.c.id, events_t.c.name)
+        .cte("events")
+    )
+    cols = (
+        "region_code",
+        "seq",
+        "prev_hash",
+        "hash",
+        "actor",
+        "action",
+        "target_type",
+        "target_id",
+        "at",
+        "details",
+    )
+    entry = (
+        insert(entry_t)
+        .values({c: bindparam(f"a_{c}", type_=entry_t.c[c].type) for c in cols})
+        .cte("entry")
+    )
+    head = (
+        update(head_t)
+        .where(head_t.c.region_code == bindparam("a_region_code"))
+        .values(hash=bindparam("a_hash"))
+        .cte("head_hash")
+    )
+    return (
+        select(events.c.id, events.c.name)
+        .add_cte(trail, notified, entry, head)
+        .order_by(events.c.id)
+    )
 
 
 _BUILDERS = {
@@ -270,7 +369,9 @@ _BUILDERS = {
 
 def _next_number(conn: Any, region_code: str, at: dt.datetime) -> str:
     region6, day = region_code[:6], local(at).strftime("%Y%m%d")
-    value = conn.execute(_stmt(conn.dialect.name, "counter"), {"b_region6": region6, "b_day": day}).scalar_one()
+    value = conn.execute(
+        _stmt(conn.dialect.name, "counter"), {"b_region6": region6, "b_day": day}
+    ).scalar_one()
     return f"{region6}-{day}-{value:06d}"
 
 
@@ -279,12 +380,26 @@ async def next_number(session: AsyncSession, region_code: str, at: dt.datetime) 
     return await session.run_sync(lambda s: _next_number(s.connection(), region_code, at))
 
 
-def _notify_sync(s: Session, case: Case, title: str, body: str, *, event: tuple[str, dict[str, Any]] | None = None) -> None:
+def _notify_sync(
+    s: Session,
+    case: Case,
+    title: str,
+    body: str,
+    *,
+    event: tuple[str, dict[str, Any]] | None = None,
+) -> None:
     conn = s.connection()
-    conn.execute(_stmt(conn.dialect.name, "notify"), {
-        "b_case_id": case.id, "b_title": title, "b_body": body, "b_at": now(),
-        "b_submitted_by": case.submitted_by, "b_person_id": case.applicant_person_id,
-    })
+    conn.execute(
+        _stmt(conn.dialect.name, "notify"),
+        {
+            "b_case_id": case.id,
+            "b_title": title,
+            "b_body": body,
+            "b_at": now(),
+            "b_submitted_by": case.submitted_by,
+            "b_person_id": case.applicant_person_id,
+        },
+    )
     events = [event] if event else []
     events.append(("case.notified", {"case_id": case.id, "title": title}))
     record_events_sync(s, events, region_code=case.region_code)
@@ -296,33 +411,82 @@ async def notify(session: AsyncSession, case: Case, title: str, body: str = "") 
 
 
 def _trail_sync(
-    s: Session, case: Case, actor: Actor, action: str, from_state: str, *, step: str = "", comment: str = "",
-    data: dict[str, Any] | None = None, title: str, body: str,
+    s: Session,
+    case: Case,
+    actor: Actor,
+    action: str,
+    from_state: str,
+    *,
+    step: str = "",
+    comment: str = "",
+    data: dict[str, Any] | None = None,
+    title: str,
+    body: str,
 ) -> None:
     """The trail row, the applicant's notification, the events ``case.<action>``
     and ``case.notified`` (in that order), then the audit entry — last, as it
     locks the region's chain head until the commit."""
     s.flush()  # the case's own changes first
     conn = s.connection()
-    conn.execute(_stmt(conn.dialect.name, "trail"), {
-        "case_id": case.id, "action": action, "from_state": from_state, "to_state": case.state, "step_name": step,
-        "actor_ref": actor.ref, "actor_name": actor.display_name, "comment": comment, "data": data or {},
-        "at": now(), "region_code": case.region_code,
-    })
-    _notify_sync(s, case, title, body, event=(f"case.{action}", {"case_id": case.id, "number": case.number, "state": case.state}))
+    conn.execute(
+        _stmt(conn.dialect.name, "trail"),
+        {
+            "case_id": case.id,
+            "action": action,
+            "from_state": from_state,
+            "to_state": case.state,
+            "step_name": step,
+            "actor_ref": actor.ref,
+            "actor_name": actor.display_name,
+            "comment": comment,
+            "data": data or {},
+            "at": now(),
+            "region_code": case.region_code,
+        },
+    )
+    _notify_sync(
+        s,
+        case,
+        title,
+        body,
+        event=(f"case.{action}", {"case_id": case.id, "number": case.number, "state": case.state}),
+    )
     audit.record_sync(
-        s, actor=actor.ref, action=f"case.{action}", target_type="case", target_id=case.id, region_code=case.region_code,
+        s,
+        actor=actor.ref,
+        action=f"case.{action}",
+        target_type="case",
+        target_id=case.id,
+        region_code=case.region_code,
         details={"from": from_state, "to": case.state, "step": step},
     )
 
 
 async def _trail(
-    session: AsyncSession, case: Case, actor: Actor, action: str, from_state: str, *, step: str = "", comment: str = "",
-    data: dict[str, Any] | None = None, title: str, body: str = "",
+    session: AsyncSession,
+    case: Case,
+    actor: Actor,
+    action: str,
+    from_state: str,
+    *,
+    step: str = "",
+    comment: str = "",
+    data: dict[str, Any] | None = None,
+    title: str,
+    body: str = "",
 ) -> None:
     """Trail, notification, events and audit of one step: one transaction, one greenlet."""
     await session.run_sync(
-        _trail_sync, case, actor, action, from_state, step=step, comment=comment, data=data, title=title, body=body,
+        _trail_sync,
+        case,
+        actor,
+        action,
+        from_state,
+        step=step,
+        comment=comment,
+        data=data,
+        title=title,
+        body=body,
     )
 
 
@@ -348,11 +512,15 @@ _VERSION_CACHE: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {}
 _VERSION_CACHE_MAX = 512
 
 
-async def _version_doc(session: AsyncSession, version_id: int, content_hash: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+async def _version_doc(
+    session: AsyncSession, version_id: int, content_hash: str
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     got = _VERSION_CACHE.get(content_hash)
     if got is None:
         conn = await session.connection()
-        fields, form = (await conn.execute(_stmt(conn.dialect.name, "version"), {"id": version_id})).one()
+        fields, form = (
+            await conn.execute(_stmt(conn.dialect.name, "version"), {"id": version_id})
+        ).one()
         if len(_VERSION_CACHE) >= _VERSION_CACHE_MAX:
             _VERSION_CACHE.clear()
         got = _VERSION_CACHE[content_hash] = (fields, form)
@@ -383,20 +551,36 @@ async def submit(
     """
     key = (idempotency_key or "").strip()
     if not 8 <= len(key) <= 80:
-        raise ValidationFailed("幂等键（Idempotency-Key）应为 8–80 个字符", code="idempotency_key_invalid")
+        raise ValidationFailed(
+            "幂等键（Idempotency-Key）应为 8–80 个字符", code="idempotency_key_invalid"
+        )
     if actor.account_id is None:
         raise PermissionDenied("请先登录", code="not_authenticated")
     # The applicant: the signed-in person, or the person a window clerk files for.
     candidate = actor.person_id if actor.kind == "person" else applicant_person_id
     conn = await session.connection()
     probe = (
-        await conn.execute(_stmt(conn.dialect.name, "submit_probe"), {
-            "implementation_id": implementation_id, "person_id": candidate, "account_id": actor.account_id, "key": key,
-        })
+        await conn.execute(
+            _stmt(conn.dialect.name, "submit_probe"),
+            {
+                "implementation_id": implementation_id,
+                "person_id": candidate,
+                "account_id": actor.account_id,
+                "key": key,
+            },
+        )
     ).one_or_none()
-    existing_id = probe[9] if probe is not None else (
-        await session.execute(select(Case.id).where(Case.submitted_by == actor.account_id, Case.idempotency_key == key))
-    ).scalar_one_or_none()
+    existing_id = (
+        probe[9]
+        if probe is not None
+        else (
+            await session.execute(
+                select(Case.id).where(
+                    Case.submitted_by == actor.account_id, Case.idempotency_key == key
+                )
+            )
+        ).scalar_one_or_none()
+    )
     if existing_id is not None:
         existing = await session.get(Case, existing_id)
         assert existing is not None
@@ -415,14 +599,24 @@ async def submit(
         person_id = applicant_person_id
     else:
         raise PermissionDenied("只有申请人或窗口工作人员可以提交申请", code="submit_forbidden")
-    person_name = probe[8] if probe is not None and person_id else (
-        (await session.execute(select(Person.name).where(Person.id == person_id))).scalar_one_or_none() if person_id else None
+    person_name = (
+        probe[8]
+        if probe is not None and person_id
+        else (
+            (
+                await session.execute(select(Person.name).where(Person.id == person_id))
+            ).scalar_one_or_none()
+            if person_id
+            else None
+        )
     )
     if person_name is None:
         raise NotFound("申请人不存在", code="person_not_found")
     if probe is None or probe.status != "published" or probe.published_version_id is None:
         raise NotFound("该事项未发布或已停用", code="implementation_not_found")
-    _impl_id, _status, _pv, impl_region, department_id, impl_name, version_id, content_hash = probe[:8]
+    _impl_id, _status, _pv, impl_region, department_id, impl_name, version_id, content_hash = probe[
+        :8
+    ]
     if actor.kind == "staff" and not scope.is_within(impl_region, actor.region_code):
         raise NotFound("该事项未发布或已停用", code="implementation_not_found")
     assert version_id is not None
@@ -430,7 +624,18 @@ async def submit(
     applicant_name = person_name
     if enterprise_id is not None:
         ent = await session.get(Enterprise, enterprise_id)
-        probe_actor = actor if actor.kind == "person" else Actor(kind="person", account_id=None, display_name="", region_code="", via="system", person_id=person_id)
+        probe_actor = (
+            actor
+            if actor.kind == "person"
+            else Actor(
+                kind="person",
+                account_id=None,
+                display_name="",
+                region_code="",
+                via="system",
+                person_id=person_id,
+            )
+        )
         if ent is None or not await can_act_for_enterprise(session, probe_actor, enterprise_id):
             raise PermissionDenied("您未获该企业授权办理此事项", code="enterprise_not_authorised")
         applicant_name = ent.name
@@ -439,15 +644,30 @@ async def submit(
     if errors:
         raise ValidationFailed("申请表填写有误，请修改后提交", code="form_invalid", details=errors)
     values = new_case_values(
-        actor, await load_calendar(session), fields, clean, implementation_id=implementation_id, version_id=version_id,
-        department_id=department_id, region_code=impl_region, item_name=impl_name, person_id=person_id,
-        enterprise_id=enterprise_id, applicant_name=applicant_name, channel=channel, key=key,
+        actor,
+        await load_calendar(session),
+        fields,
+        clean,
+        implementation_id=implementation_id,
+        version_id=version_id,
+        department_id=department_id,
+        region_code=impl_region,
+        item_name=impl_name,
+        person_id=person_id,
+        enterprise_id=enterprise_id,
+        applicant_name=applicant_name,
+        channel=channel,
+        key=key,
     )
     case = await session.run_sync(_file, actor, values, materials or [], trail_data)
     if case is None:
         # a concurrent retry with the same key won the race: answer with its case
         again = (
-            await session.execute(select(Case).where(Case.submitted_by == actor.account_id, Case.idempotency_key == key))
+            await session.execute(
+                select(Case).where(
+                    Case.submitted_by == actor.account_id, Case.idempotency_key == key
+                )
+            )
         ).scalar_one_or_none()
         if again is None:
             raise Conflict("提交冲突，请稍后重试", code="submit_conflict")
@@ -456,9 +676,21 @@ async def submit(
 
 
 def new_case_values(
-    actor: Actor, cal: Any, fields: dict[str, Any], clean: dict[str, Any], *, implementation_id: int, version_id: int,
-    department_id: int | None, region_code: str, item_name: str, person_id: int | None, enterprise_id: int | None,
-    applicant_name: str, channel: str, key: str,
+    actor: Actor,
+    cal: Any,
+    fields: dict[str, Any],
+    clean: dict[str, Any],
+    *,
+    implementation_id: int,
+    version_id: int,
+    department_id: int | None,
+    region_code: str,
+    item_name: str,
+    person_id: int | None,
+    enterprise_id: int | None,
+    applicant_name: str,
+    channel: str,
+    key: str,
 ) -> dict[str, Any]:
     """Every column of a new case but its id and number, as ``submit`` files it
     (also the hot route, ``cases.submit_hot``)."""
@@ -488,7 +720,9 @@ def new_case_values(
         "extension_days": 0,
         "correction_round": 0,
         "submitted_at": at,
-        "accept_due_at": due_at(at, ACCEPT_WINDOW_DAYS, "working_day", cal, tz=get_settings().timezone),
+        "accept_due_at": due_at(
+            at, ACCEPT_WINDOW_DAYS, "working_day", cal, tz=get_settings().timezone
+        ),
         "accepted_at": None,
         "due_at": None,
         "step_started_at": None,
@@ -505,7 +739,11 @@ def new_case_values(
 
 
 def _file(
-    s: Session, actor: Actor, values: dict[str, Any], materials: list[dict[str, Any]], trail_data: dict[str, Any] | None = None
+    s: Session,
+    actor: Actor,
+    values: dict[str, Any],
+    materials: list[dict[str, Any]],
+    trail_data: dict[str, Any] | None = None,
 ) -> Case | None:
     """The writes of a new case, in one greenlet: the case number (the day's
     counter of the region), the case (unless the submitter used the key
@@ -560,11 +798,34 @@ def _sqlite_statements(dialect: Any) -> dict[str, Any]:
                 "INSERT INTO case_counter (region6, day, value) VALUES (?, ?, 1) ON CONFLICT (region6, day) "
                 "DO UPDATE SET value = case_counter.value + 1 RETURNING value"
             ),
-            "case": _RawInsert(dialect, _CASE, [c.name for c in _CASE.columns if c.name != "id"],
-                               " ON CONFLICT (submitted_by, idempotency_key) DO NOTHING RETURNING id"),
-            "material": _RawInsert(dialect, CaseMaterial.__table__, ["case_id", "name", "file_sha256", "replaced_by", "round", "uploaded_at"]),
-            "trail": _RawInsert(dialect, CaseTrail.__table__, ["case_id", "action", "from_state", "to_state", "step_name", "actor_ref",
-                                                               "actor_name", "comment", "data", "at", "region_code"]),
+            "case": _RawInsert(
+                dialect,
+                _CASE,
+                [c.name for c in _CASE.columns if c.name != "id"],
+                " ON CONFLICT (submitted_by, idempotency_key) DO NOTHING RETURNING id",
+            ),
+            "material": _RawInsert(
+                dialect,
+                CaseMaterial.__table__,
+                ["case_id", "name", "file_sha256", "replaced_by", "round", "uploaded_at"],
+            ),
+            "trail": _RawInsert(
+                dialect,
+                CaseTrail.__table__,
+                [
+                    "case_id",
+                    "action",
+                    "from_state",
+                    "to_state",
+                    "step_name",
+                    "actor_ref",
+                    "actor_name",
+                    "comment",
+                    "data",
+                    "at",
+                    "region_code",
+                ],
+            ),
             # as _notify_stmt: every person account of the applicant, and the submitter's when a person's
             "notify": (
                 "INSERT INTO notification (account_id, case_id, title, body, created_at) SELECT id, ?, ?, ?, ? FROM account "
@@ -572,25 +833,45 @@ def _sqlite_statements(dialect: Any) -> dict[str, Any]:
             ),
             "notify_at": Notification.__table__.c.created_at.type.bind_processor(dialect),
             "event": _RawInsert(dialect, OutboxEvent.__table__, event_cols, " RETURNING id"),
-            "delivery": _RawInsert(dialect, OutboxDelivery.__table__,
-                                   ["event_id", "handler", "status", "attempts", "available_at", "region_code"]),
+            "delivery": _RawInsert(
+                dialect,
+                OutboxDelivery.__table__,
+                ["event_id", "handler", "status", "attempts", "available_at", "region_code"],
+            ),
         }
     return got
 
 
 def _file_sqlite(
-    s: Session, conn: Any, actor: Actor, values: dict[str, Any], materials: list[dict[str, Any]], trail_data: dict[str, Any]
+    s: Session,
+    conn: Any,
+    actor: Actor,
+    values: dict[str, Any],
+    materials: list[dict[str, Any]],
+    trail_data: dict[str, Any],
 ) -> Case | None:
     """``_file`` on SQLite: the same rows, written on the driver cursor of the
     session's connection (inside its transaction; the first write takes the
     database's write lock, as every write through the session does) — ~12 µs
     a statement instead of ~80 through SQLAlchemy's execution layer."""
-    case_id = write_sqlite(conn.connection.dbapi_connection.cursor(), conn.dialect, actor, values, materials, trail_data)
+    case_id = write_sqlite(
+        conn.connection.dbapi_connection.cursor(),
+        conn.dialect,
+        actor,
+        values,
+        materials,
+        trail_data,
+    )
     return None if case_id is None else _persistent_case(s, case_id, values)
 
 
 def write_sqlite(
-    cur: Any, dialect: Any, actor: Actor, values: dict[str, Any], materials: list[dict[str, Any]], trail_data: dict[str, Any]
+    cur: Any,
+    dialect: Any,
+    actor: Actor,
+    values: dict[str, Any],
+    materials: list[dict[str, Any]],
+    trail_data: dict[str, Any],
 ) -> int | None:
     """The rows of a new case on a SQLite cursor inside a write transaction
     (the session's, or the hot route's own: ``cases.submit_hot``): the number,
@@ -609,40 +890,100 @@ def write_sqlite(
     now_ = now()
     if materials:
         ins = raw["material"]
-        cur.executemany(ins.sql, [ins.params({"case_id": case_id, "name": m["name"], "file_sha256": m.get("sha256"),
-                                              "replaced_by": m.get("replaced_by"), "round": 0, "uploaded_at": now_})
-                                  for m in materials])
+        cur.executemany(
+            ins.sql,
+            [
+                ins.params(
+                    {
+                        "case_id": case_id,
+                        "name": m["name"],
+                        "file_sha256": m.get("sha256"),
+                        "replaced_by": m.get("replaced_by"),
+                        "round": 0,
+                        "uploaded_at": now_,
+                    }
+                )
+                for m in materials
+            ],
+        )
     region, state = values["region_code"], values["state"]
     title, body = f"您的申请已提交：{values['item_name']}", f"办件编号 {number}，请留意受理结果。"
     ins = raw["trail"]
-    cur.execute(ins.sql, ins.params({
-        "case_id": case_id, "action": "submit", "from_state": "", "to_state": state, "step_name": "",
-        "actor_ref": actor.ref, "actor_name": actor.display_name, "comment": lifecycle.CHANNELS[values["channel"]],
-        "data": trail_data, "at": now_, "region_code": region,
-    }))
-    cur.execute(raw["notify"], (case_id, title, body, raw["notify_at"](now_), values["submitted_by"], values["applicant_person_id"]))
+    cur.execute(
+        ins.sql,
+        ins.params(
+            {
+                "case_id": case_id,
+                "action": "submit",
+                "from_state": "",
+                "to_state": state,
+                "step_name": "",
+                "actor_ref": actor.ref,
+                "actor_name": actor.display_name,
+                "comment": lifecycle.CHANNELS[values["channel"]],
+                "data": trail_data,
+                "at": now_,
+                "region_code": region,
+            }
+        ),
+    )
+    cur.execute(
+        raw["notify"],
+        (
+            case_id,
+            title,
+            body,
+            raw["notify_at"](now_),
+            values["submitted_by"],
+            values["applicant_person_id"],
+        ),
+    )
     ins = raw["event"]
     events = []
-    for name, payload in (("case.submit", {"case_id": case_id, "number": number, "state": state}),
-                          ("case.notified", {"case_id": case_id, "title": title})):
+    for name, payload in (
+        ("case.submit", {"case_id": case_id, "number": number, "state": state}),
+        ("case.notified", {"case_id": case_id, "title": title}),
+    ):
         row = {"name": name, "payload": payload, "created_at": now_, "region_code": region}
         events.append((cur.execute(ins.sql, ins.params(row)).fetchone()[0], name))
     # as outbox.record_deliveries_sync: one row per subscribed handler, the column defaults written out
     ins = raw["delivery"]
-    deliveries = [ins.params({"event_id": event_id, "handler": reg.name, "status": "pending", "attempts": 0,
-                              "available_at": now_, "region_code": region})
-                  for event_id, name in events for reg in handlers_for(name)]
+    deliveries = [
+        ins.params(
+            {
+                "event_id": event_id,
+                "handler": reg.name,
+                "status": "pending",
+                "attempts": 0,
+                "available_at": now_,
+                "region_code": region,
+            }
+        )
+        for event_id, name in events
+        for reg in handlers_for(name)
+    ]
     if deliveries:
         cur.executemany(ins.sql, deliveries)
     audit.record_sqlite_cursor(
-        cur, dialect, actor=actor.ref, action="case.submit", target_type="case", target_id=case_id, region_code=region,
+        cur,
+        dialect,
+        actor=actor.ref,
+        action="case.submit",
+        target_type="case",
+        target_id=case_id,
+        region_code=region,
         details={"from": "", "to": state, "step": ""},
     )
     return case_id
 
 
 def _file_pg(
-    s: Session, conn: Any, actor: Actor, values: dict[str, Any], materials: list[dict[str, Any]], trail_data: dict[str, Any]
+    s: Session,
+    conn: Any,
+    actor: Actor,
+    values: dict[str, Any],
+    materials: list[dict[str, Any]],
+    trail_data: dict[str, Any],
 ) -> Case | None:
     """``_file`` on PostgreSQL in two statements (see ``_pg_file_stmt``): the
     same rows as the statement-per-row path, but the hot rows (the day's
@@ -655,10 +996,19 @@ def _file_pg(
     values["number"] = number
     case = _persistent_case(s, case_id, values)
     if materials:
-        conn.execute(insert(CaseMaterial.__table__), [
-            {"case_id": case_id, "name": m["name"], "file_sha256": m.get("sha256"), "replaced_by": m.get("replaced_by"), "round": 0}
-            for m in materials
-        ])
+        conn.execute(
+            insert(CaseMaterial.__table__),
+            [
+                {
+                    "case_id": case_id,
+                    "name": m["name"],
+                    "file_sha256": m.get("sha256"),
+                    "replaced_by": m.get("replaced_by"),
+                    "round": 0,
+                }
+                for m in materials
+            ],
+        )
     now_ = now()
     record = pg_record_params(actor, values, case_id, seq, prev, trail_data, now_)
     events = [tuple(r) for r in conn.execute(_stmt("postgresql", "pg_record"), record)]
@@ -676,26 +1026,57 @@ def pg_file_params(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def pg_record_params(
-    actor: Actor, values: dict[str, Any], case_id: int, seq: int, prev: str, trail_data: dict[str, Any], now_: Any
+    actor: Actor,
+    values: dict[str, Any],
+    case_id: int,
+    seq: int,
+    prev: str,
+    trail_data: dict[str, Any],
+    now_: Any,
 ) -> dict[str, Any]:
     """The parameters of ``_pg_record_stmt`` once the case is filed (its id,
     ``values["number"]``) and the region's audit head claimed (seq, previous hash)."""
     region, ref, number, state = values["region_code"], actor.ref, values["number"], values["state"]
     title, body = f"您的申请已提交：{values['item_name']}", f"办件编号 {number}，请留意受理结果。"
     details = {"from": "", "to": state, "step": ""}
-    entry = {"region_code": region, "seq": seq, "prev_hash": prev, "actor": ref, "action": "case.submit",
-             "target_type": "case", "target_id": str(case_id), "at": now_, "details": details}
+    entry = {
+        "region_code": region,
+        "seq": seq,
+        "prev_hash": prev,
+        "actor": ref,
+        "action": "case.submit",
+        "target_type": "case",
+        "target_id": str(case_id),
+        "at": now_,
+        "details": details,
+    }
     entry["hash"] = audit.entry_hash(**entry)
     record = {f"a_{k}": v for k, v in entry.items()}
-    record.update({
-        "t_case_id": case_id, "t_action": "submit", "t_from_state": "", "t_to_state": state, "t_step_name": "",
-        "t_actor_ref": ref, "t_actor_name": actor.display_name, "t_comment": lifecycle.CHANNELS[values["channel"]],
-        "t_data": trail_data, "t_at": now_, "t_region_code": region,
-        "b_case_id": case_id, "b_title": title, "b_body": body, "b_at": now_,
-        "b_submitted_by": values["submitted_by"], "b_person_id": values["applicant_person_id"],
-        "e1_name": "case.submit", "e1_payload": {"case_id": case_id, "number": number, "state": state},
-        "e2_name": "case.notified", "e2_payload": {"case_id": case_id, "title": title},
-    })
+    record.update(
+        {
+            "t_case_id": case_id,
+            "t_action": "submit",
+            "t_from_state": "",
+            "t_to_state": state,
+            "t_step_name": "",
+            "t_actor_ref": ref,
+            "t_actor_name": actor.display_name,
+            "t_comment": lifecycle.CHANNELS[values["channel"]],
+            "t_data": trail_data,
+            "t_at": now_,
+            "t_region_code": region,
+            "b_case_id": case_id,
+            "b_title": title,
+            "b_body": body,
+            "b_at": now_,
+            "b_submitted_by": values["submitted_by"],
+            "b_person_id": values["applicant_person_id"],
+            "e1_name": "case.submit",
+            "e1_payload": {"case_id": case_id, "number": number, "state": state},
+            "e2_name": "case.notified",
+            "e2_payload": {"case_id": case_id, "title": title},
+        }
+    )
     for i in (1, 2):
         record[f"e{i}_created_at"], record[f"e{i}_region_code"] = now_, region
     return record
@@ -711,7 +1092,11 @@ def _set_step(case: Case, index: int) -> None:
 
 
 def _current_step(case: Case) -> dict[str, Any] | None:
-    return case.steps[case.step_index] if case.state in ("reviewing", "suspended") and case.step_index < len(case.steps) else None
+    return (
+        case.steps[case.step_index]
+        if case.state in ("reviewing", "suspended") and case.step_index < len(case.steps)
+        else None
+    )
 
 
 def actions_for(case: Case, actor: Actor) -> list[lifecycle.Transition]:
@@ -719,13 +1104,20 @@ def actions_for(case: Case, actor: Actor) -> list[lifecycle.Transition]:
     if not applicant and not staff_sees(actor, case):
         return []
     return lifecycle.allowed_actions(
-        case.state, step=_current_step(case), is_last_step=case.step_index >= len(case.steps) - 1,
-        roles=actor.roles, applicant=applicant,
+        case.state,
+        step=_current_step(case),
+        is_last_step=case.step_index >= len(case.steps) - 1,
+        roles=actor.roles,
+        applicant=applicant,
     )
 
 
 async def _pauses(session: AsyncSession, case_id: int) -> list[Pause]:
-    rows = (await session.execute(select(CasePause).where(CasePause.case_id == case_id).order_by(CasePause.id))).scalars()
+    rows = (
+        await session.execute(
+            select(CasePause).where(CasePause.case_id == case_id).order_by(CasePause.id)
+        )
+    ).scalars()
     return [Pause(r.started_at, r.ended_at) for r in rows]
 
 
@@ -734,15 +1126,24 @@ async def _recompute_due(session: AsyncSession, case: Case) -> None:
         return
     cal = await load_calendar(session)
     case.due_at = due_at(
-        case.accepted_at, case.limit_value, case.limit_unit, cal, pauses=await _pauses(session, case.id),
-        extension=case.extension_days, tz=get_settings().timezone,
+        case.accepted_at,
+        case.limit_value,
+        case.limit_unit,
+        cal,
+        pauses=await _pauses(session, case.id),
+        extension=case.extension_days,
+        tz=get_settings().timezone,
     )
 
 
 def _reason(data: dict[str, Any], *, min_len: int = 2) -> str:
     reason = str(data.get("reason") or "").strip()
     if len(reason) < min_len:
-        raise ValidationFailed("请填写理由", code="reason_required", details=[{"field": "reason", "message": "请填写理由"}])
+        raise ValidationFailed(
+            "请填写理由",
+            code="reason_required",
+            details=[{"field": "reason", "message": "请填写理由"}],
+        )
     return reason
 
 
@@ -772,7 +1173,13 @@ async def decide_instantly(session: AsyncSession, case_id: int, *, rule: str) ->
     return await transition(session, auto, case_id, "deliver", {"method": "electronic"})
 
 
-async def transition(session: AsyncSession, actor: Actor, case_id: int, action: str, data: dict[str, Any] | None = None) -> Case:
+async def transition(
+    session: AsyncSession,
+    actor: Actor,
+    case_id: int,
+    action: str,
+    data: dict[str, Any] | None = None,
+) -> Case:
     data = data or {}
     t = lifecycle.TRANSITIONS.get(action)
     if t is None:
@@ -780,7 +1187,8 @@ async def transition(session: AsyncSession, actor: Actor, case_id: int, action: 
     case = await get_case(session, actor, case_id, lock=True)
     if case.state not in t.sources:
         raise Conflict(
-            f"办件当前状态为「{lifecycle.STATES[case.state]}」，不能执行「{t.label}」", code="invalid_state",
+            f"办件当前状态为「{lifecycle.STATES[case.state]}」，不能执行「{t.label}」",
+            code="invalid_state",
             details={"state": case.state, "action": action},
         )
     if t not in actions_for(case, actor):
@@ -846,7 +1254,9 @@ async def transition(session: AsyncSession, actor: Actor, case_id: int, action: 
         title = f"您的办件进入{lifecycle.SPECIAL_PROCEDURES[kind]}程序，期间不计入办理时限：{case.item_name}"
     elif action == "resume":
         pause = (
-            await session.execute(select(CasePause).where(CasePause.case_id == case.id, CasePause.ended_at.is_(None)))
+            await session.execute(
+                select(CasePause).where(CasePause.case_id == case.id, CasePause.ended_at.is_(None))
+            )
         ).scalar_one()
         pause.ended_at, pause.result = at, str(data.get("result") or "")[:2000]
         await session.flush()
@@ -890,27 +1300,68 @@ async def transition(session: AsyncSession, actor: Actor, case_id: int, action: 
     case.updated_at = at
     if case.state not in lifecycle.OPEN_STATES:
         case.alert = ""
-    await _trail(session, case, actor, action, from_state, step=step_name, comment=comment, data=extra, title=title, body=comment)
+    await _trail(
+        session,
+        case,
+        actor,
+        action,
+        from_state,
+        step=step_name,
+        comment=comment,
+        data=extra,
+        title=title,
+        body=comment,
+    )
     return case
 
 
 async def _end_open_pause(session: AsyncSession, case: Case, at: dt.datetime) -> None:
-    await session.execute(update(CasePause).where(CasePause.case_id == case.id, CasePause.ended_at.is_(None)).values(ended_at=at))
+    await session.execute(
+        update(CasePause)
+        .where(CasePause.case_id == case.id, CasePause.ended_at.is_(None))
+        .values(ended_at=at)
+    )
 
 
-async def _correction(session: AsyncSession, actor: Actor, case: Case, data: dict[str, Any]) -> dict[str, Any]:
+async def _correction(
+    session: AsyncSession, actor: Actor, case: Case, data: dict[str, Any]
+) -> dict[str, Any]:
     """一次性告知: every item at once; a later notice raising new items needs a supervisor."""
     raw = data.get("items")
     if not isinstance(raw, list) or not raw:
-        raise ValidationFailed("一次性告知须列明全部需补齐补正的材料或内容", code="correction_items_required")
+        raise ValidationFailed(
+            "一次性告知须列明全部需补齐补正的材料或内容", code="correction_items_required"
+        )
     items = []
     for i, it in enumerate(raw):
-        if not isinstance(it, dict) or it.get("kind") not in ("material", "field") or not str(it.get("name") or "").strip() or not str(it.get("reason") or "").strip():
-            raise ValidationFailed(f"第 {i + 1} 项告知内容不完整：须写明类别、名称和原因", code="correction_item_invalid")
-        items.append({"kind": it["kind"], "name": str(it["name"]).strip(), "reason": str(it["reason"]).strip()})
+        if (
+            not isinstance(it, dict)
+            or it.get("kind") not in ("material", "field")
+            or not str(it.get("name") or "").strip()
+            or not str(it.get("reason") or "").strip()
+        ):
+            raise ValidationFailed(
+                f"第 {i + 1} 项告知内容不完整：须写明类别、名称和原因",
+                code="correction_item_invalid",
+            )
+        items.append(
+            {
+                "kind": it["kind"],
+                "name": str(it["name"]).strip(),
+                "reason": str(it["reason"]).strip(),
+            }
+        )
     previous = (
-        await session.execute(select(CorrectionNotice).where(CorrectionNotice.case_id == case.id).order_by(CorrectionNotice.round))
-    ).scalars().all()
+        (
+            await session.execute(
+                select(CorrectionNotice)
+                .where(CorrectionNotice.case_id == case.id)
+                .order_by(CorrectionNotice.round)
+            )
+        )
+        .scalars()
+        .all()
+    )
     raised = {it["name"] for n in previous for it in n.items}
     new_items = [it["name"] for it in items if previous and it["name"] not in raised]
     approved_by = None
@@ -919,10 +1370,26 @@ async def _correction(session: AsyncSession, actor: Actor, case: Case, data: dic
         sup = await session.get(Account, approver_id) if isinstance(approver_id, int) else None
         from tongban.identity.models import AccountRole
 
-        roles = set((await session.execute(select(AccountRole.role).where(AccountRole.account_id == sup.id))).scalars()) if sup else set()
-        if sup is None or "supervisor" not in roles or not scope.is_within(case.region_code, sup.region_code):
+        roles = (
+            set(
+                (
+                    await session.execute(
+                        select(AccountRole.role).where(AccountRole.account_id == sup.id)
+                    )
+                ).scalars()
+            )
+            if sup
+            else set()
+        )
+        if (
+            sup is None
+            or "supervisor" not in roles
+            or not scope.is_within(case.region_code, sup.region_code)
+        ):
             raise Conflict(
-                "再次告知中包含首次告知未提出的内容（" + "、".join(new_items) + "），须经电子监察人员批准",
+                "再次告知中包含首次告知未提出的内容（"
+                + "、".join(new_items)
+                + "），须经电子监察人员批准",
                 code="second_notice_needs_approval",
                 details={"new_items": new_items},
             )
@@ -930,8 +1397,13 @@ async def _correction(session: AsyncSession, actor: Actor, case: Case, data: dic
     case.correction_round += 1
     session.add(
         CorrectionNotice(
-            case_id=case.id, round=case.correction_round, items=items, new_items=new_items, flagged=bool(new_items),
-            approved_by=approved_by, issued_by=actor.account_id,
+            case_id=case.id,
+            round=case.correction_round,
+            items=items,
+            new_items=new_items,
+            flagged=bool(new_items),
+            approved_by=approved_by,
+            issued_by=actor.account_id,
         )
     )
     return {"round": case.correction_round, "items": items, "flagged": bool(new_items)}
@@ -941,14 +1413,30 @@ async def _resubmit(session: AsyncSession, case: Case, data: dict[str, Any]) -> 
     version = await session.get(ImplementationVersion, case.implementation_version_id)
     assert version is not None
     if "form_data" in data:
-        clean, errors = forms.validate_submission(version.form or forms.default_form(), data["form_data"] or {})
+        clean, errors = forms.validate_submission(
+            version.form or forms.default_form(), data["form_data"] or {}
+        )
         if errors:
-            raise ValidationFailed("申请表填写有误，请修改后提交", code="form_invalid", details=errors)
+            raise ValidationFailed(
+                "申请表填写有误，请修改后提交", code="form_invalid", details=errors
+            )
         case.form_data = clean
     for m in data.get("materials") or []:
-        session.add(CaseMaterial(case_id=case.id, name=m["name"], file_sha256=m.get("sha256"), replaced_by=m.get("replaced_by"), round=case.correction_round))
+        session.add(
+            CaseMaterial(
+                case_id=case.id,
+                name=m["name"],
+                file_sha256=m.get("sha256"),
+                replaced_by=m.get("replaced_by"),
+                round=case.correction_round,
+            )
+        )
     notice = (
-        await session.execute(select(CorrectionNotice).where(CorrectionNotice.case_id == case.id, CorrectionNotice.round == case.correction_round))
+        await session.execute(
+            select(CorrectionNotice).where(
+                CorrectionNotice.case_id == case.id, CorrectionNotice.round == case.correction_round
+            )
+        )
     ).scalar_one_or_none()
     if notice is not None:
         notice.answered_at = now()

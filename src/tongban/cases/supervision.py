@@ -104,7 +104,9 @@ def classify(case: Any, at: dt.datetime, cal: Any, *, yellow_days: int, tz: str)
     step = case.steps[case.step_index] if case.step_index < len(case.steps) else None
     limit = (step or {}).get("limit")
     if limit and case.step_started_at and limit.get("value"):
-        step_due = due_at(case.step_started_at, int(limit["value"]), limit.get("unit", "working_day"), cal, tz=tz)
+        step_due = due_at(
+            case.step_started_at, int(limit["value"]), limit.get("unit", "working_day"), cal, tz=tz
+        )
         if step_due and at > step_due:
             return "yellow", "step_over_limit"
     return "", ""
@@ -112,11 +114,23 @@ def classify(case: Any, at: dt.datetime, cal: Any, *, yellow_days: int, tz: str)
 
 # What ``classify`` reads of a case, and what a change of colour writes: the
 # sweep reads these columns only (never the form, never ORM objects).
-_SWEEP_COLUMNS = (Case.id, Case.state, Case.alert, Case.accept_due_at, Case.due_at, Case.steps, Case.step_index,
-                  Case.step_started_at, Case.department_id, Case.region_code)
+_SWEEP_COLUMNS = (
+    Case.id,
+    Case.state,
+    Case.alert,
+    Case.accept_due_at,
+    Case.due_at,
+    Case.steps,
+    Case.step_index,
+    Case.step_started_at,
+    Case.department_id,
+    Case.region_code,
+)
 _SWEPT = ("submitted", "reviewing")
 _SET_ALERT = (
-    update(Case.__table__).where(Case.__table__.c.id == bindparam("b_id")).values(alert=bindparam("b_alert"))
+    update(Case.__table__)
+    .where(Case.__table__.c.id == bindparam("b_id"))
+    .values(alert=bindparam("b_alert"))
 )
 
 
@@ -180,11 +194,21 @@ async def sweep(session: AsyncSession, *, batch: int = 500) -> dict[str, int]:
             if colour == case.alert:
                 continue
             alerts.append((case.id, colour))
-            cards.append({"case_id": case.id, "department_id": case.department_id, "colour": colour,
-                          "rule": rule or "cleared", "region_code": case.region_code, "at": now()})
+            cards.append(
+                {
+                    "case_id": case.id,
+                    "department_id": case.department_id,
+                    "colour": colour,
+                    "rule": rule or "cleared",
+                    "region_code": case.region_code,
+                    "at": now(),
+                }
+            )
             changed[colour or "cleared"] += 1
             if colour:
-                events.append((case.region_code, {"case_id": case.id, "colour": colour, "rule": rule}))
+                events.append(
+                    (case.region_code, {"case_id": case.id, "colour": colour, "rule": rule})
+                )
         if alerts:
             await session.execute(_SET_ALERT, [{"b_id": i, "b_alert": c} for i, c in alerts])
             await session.execute(insert(SupervisionCard.__table__), cards)
@@ -192,10 +216,14 @@ async def sweep(session: AsyncSession, *, batch: int = 500) -> dict[str, int]:
             for region_code, payload in events:
                 await record_event(session, "case.alert", payload, region_code=region_code)
     # cases that left the swept states keep no colour
-    stale = list((await session.execute(
-        # alert > '' is alert != '' (NOT NULL), as a range: a seek in ix_case_alert_id
-        select(Case.id).where(Case.alert > "", ~Case.state.in_(_SWEPT))
-    )).scalars())
+    stale = list(
+        (
+            await session.execute(
+                # alert > '' is alert != '' (NOT NULL), as a range: a seek in ix_case_alert_id
+                select(Case.id).where(Case.alert > "", ~Case.state.in_(_SWEPT))
+            )
+        ).scalars()
+    )
     if stale:
         await session.execute(_SET_ALERT, [{"b_id": i, "b_alert": ""} for i in stale])
         _sync_loaded(session, [(i, "") for i in stale])
@@ -211,18 +239,35 @@ def _scoped(actor: Actor, stmt: Any, region_col: Any, dept_col: Any) -> Any:
     return stmt
 
 
-async def alert_counts(session: AsyncSession, actor: Actor, *, by: str = "department") -> list[dict[str, Any]]:
+async def alert_counts(
+    session: AsyncSession, actor: Actor, *, by: str = "department"
+) -> list[dict[str, Any]]:
     """Yellow and red counts of open cases grouped by department, item or region."""
-    key = {"department": Case.department_id, "item": Case.implementation_id, "region": Case.region_code}[by]
+    key = {
+        "department": Case.department_id,
+        "item": Case.implementation_id,
+        "region": Case.region_code,
+    }[by]
     label = {"department": None, "item": func.max(Case.item_name), "region": None}[by]
-    cols = [key, func.sum(case_when(Case.alert == "yellow")), func.sum(case_when(Case.alert == "red"))]
+    cols = [
+        key,
+        func.sum(case_when(Case.alert == "yellow")),
+        func.sum(case_when(Case.alert == "red")),
+    ]
     if label is not None:
         cols.append(label)
     stmt = select(*cols).where(Case.alert != "").group_by(key).order_by(key)
     stmt = _scoped(actor, stmt, Case.region_code, Case.department_id)
     out = []
     for row in (await session.execute(stmt)).all():
-        out.append({"key": row[0], "yellow": int(row[1] or 0), "red": int(row[2] or 0), **({"name": row[3]} if label is not None else {})})
+        out.append(
+            {
+                "key": row[0],
+                "yellow": int(row[1] or 0),
+                "red": int(row[2] or 0),
+                **({"name": row[3]} if label is not None else {}),
+            }
+        )
     return out
 
 
@@ -233,7 +278,13 @@ def case_when(cond: Any) -> Any:
 
 
 async def issue_notice(
-    session: AsyncSession, actor: Actor, *, department_id: int, content: str, reply_days: int = 3, case_id: int | None = None
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    department_id: int,
+    content: str,
+    reply_days: int = 3,
+    case_id: int | None = None,
 ) -> SupervisionNotice:
     if actor.kind != "staff" or "supervisor" not in actor.roles:
         raise PermissionDenied("只有电子监察人员可以发出督办单", code="supervision_forbidden")
@@ -252,52 +303,107 @@ async def issue_notice(
             raise ValidationFailed("所选办件不属于该部门", code="case_not_in_department")
     cal = await load_calendar(session)
     notice = SupervisionNotice(
-        department_id=dept.id, case_id=case_id, content=content.strip(), region_code=dept.region_code,
-        reply_due_at=due_at(now(), reply_days, "working_day", cal, tz=get_settings().timezone), issued_by=actor.account_id,
+        department_id=dept.id,
+        case_id=case_id,
+        content=content.strip(),
+        region_code=dept.region_code,
+        reply_due_at=due_at(now(), reply_days, "working_day", cal, tz=get_settings().timezone),
+        issued_by=actor.account_id,
     )
     session.add(notice)
     await session.flush()
-    await audit.record(session, actor=actor.ref, action="supervision.notice", target_type="supervision_notice", target_id=notice.id, region_code=notice.region_code, details={"department_id": dept.id, "case_id": case_id})
-    await record_event(session, "supervision.notice_issued", {"notice_id": notice.id, "department_id": dept.id}, region_code=notice.region_code)
+    await audit.record(
+        session,
+        actor=actor.ref,
+        action="supervision.notice",
+        target_type="supervision_notice",
+        target_id=notice.id,
+        region_code=notice.region_code,
+        details={"department_id": dept.id, "case_id": case_id},
+    )
+    await record_event(
+        session,
+        "supervision.notice_issued",
+        {"notice_id": notice.id, "department_id": dept.id},
+        region_code=notice.region_code,
+    )
     return notice
 
 
 async def _locked_notice(session: AsyncSession, notice_id: int) -> SupervisionNotice:
-    n = (await lock_for_update(session, select(SupervisionNotice).where(SupervisionNotice.id == notice_id))).scalar_one_or_none()
+    n = (
+        await lock_for_update(
+            session, select(SupervisionNotice).where(SupervisionNotice.id == notice_id)
+        )
+    ).scalar_one_or_none()
     if n is None:
         raise NotFound("督办单不存在", code="notice_not_found")
     return n
 
 
-async def reply_notice(session: AsyncSession, actor: Actor, notice_id: int, *, reply: str) -> SupervisionNotice:
+async def reply_notice(
+    session: AsyncSession, actor: Actor, notice_id: int, *, reply: str
+) -> SupervisionNotice:
     n = await _locked_notice(session, notice_id)
-    if actor.kind != "staff" or actor.department_id != n.department_id or not actor.roles & {"dept_admin", "approver"}:
+    if (
+        actor.kind != "staff"
+        or actor.department_id != n.department_id
+        or not actor.roles & {"dept_admin", "approver"}
+    ):
         raise NotFound("督办单不存在", code="notice_not_found")
     if n.state != "open":
         raise Conflict("该督办单已回复", code="notice_not_open")
     if len(reply.strip()) < 5:
         raise ValidationFailed("请写明整改或办理情况（至少 5 个字）", code="reply_required")
     n.reply, n.replied_by, n.replied_at, n.state = reply.strip(), actor.account_id, now(), "replied"
-    await audit.record(session, actor=actor.ref, action="supervision.reply", target_type="supervision_notice", target_id=n.id, region_code=n.region_code)
+    await audit.record(
+        session,
+        actor=actor.ref,
+        action="supervision.reply",
+        target_type="supervision_notice",
+        target_id=n.id,
+        region_code=n.region_code,
+    )
     return n
 
 
 async def close_notice(session: AsyncSession, actor: Actor, notice_id: int) -> SupervisionNotice:
     n = await _locked_notice(session, notice_id)
-    if actor.kind != "staff" or "supervisor" not in actor.roles or not scope.is_within(n.region_code, actor.region_code):
+    if (
+        actor.kind != "staff"
+        or "supervisor" not in actor.roles
+        or not scope.is_within(n.region_code, actor.region_code)
+    ):
         raise NotFound("督办单不存在", code="notice_not_found")
     if n.state != "replied":
         raise Conflict("部门尚未回复，不能办结督办单", code="notice_not_replied")
     n.state, n.closed_at = "closed", now()
-    await audit.record(session, actor=actor.ref, action="supervision.close", target_type="supervision_notice", target_id=n.id, region_code=n.region_code)
+    await audit.record(
+        session,
+        actor=actor.ref,
+        action="supervision.close",
+        target_type="supervision_notice",
+        target_id=n.id,
+        region_code=n.region_code,
+    )
     return n
 
 
-async def list_notices(session: AsyncSession, actor: Actor, *, state: str | None = None, overdue_only: bool = False) -> list[SupervisionNotice]:
-    stmt = _scoped(actor, select(SupervisionNotice), SupervisionNotice.region_code, SupervisionNotice.department_id)
+async def list_notices(
+    session: AsyncSession, actor: Actor, *, state: str | None = None, overdue_only: bool = False
+) -> list[SupervisionNotice]:
+    stmt = _scoped(
+        actor,
+        select(SupervisionNotice),
+        SupervisionNotice.region_code,
+        SupervisionNotice.department_id,
+    )
     if state:
         stmt = stmt.where(SupervisionNotice.state == state)
     if overdue_only:
-        stmt = stmt.where(and_(SupervisionNotice.state == "open", SupervisionNotice.reply_due_at < now()))
-    return list((await session.execute(stmt.order_by(SupervisionNotice.id.desc()).limit(200))).scalars())
-
+        stmt = stmt.where(
+            and_(SupervisionNotice.state == "open", SupervisionNotice.reply_due_at < now())
+        )
+    return list(
+        (await session.execute(stmt.order_by(SupervisionNotice.id.desc()).limit(200))).scalars()
+    )

@@ -195,7 +195,9 @@ def trail_rows(trail: list[CaseTrail]) -> list[dict[str, Any]]:
             details = [f"决定：{data['outcome']}"]
         elif t.action == "deliver" and data.get("method"):
             details = [f"送达方式：{data['method']}"]
-        elif t.action == "submit" and data.get("authorised_use"):  # 免证办 (licences.reuse.trail_data)
+        elif t.action == "submit" and data.get(
+            "authorised_use"
+        ):  # 免证办 (licences.reuse.trail_data)
             details = [
                 f"用证授权：材料「{u.get('material')}」以电子证照「{u.get('licence_name')}」（编号 {u.get('number')}）替代，免提交"
                 if u.get("kind") == "licence"

@@ -55,11 +55,23 @@ SERVICE_OBJECTS = {  # 服务对象
     "5": "行政机关",
     "6": "其他组织",
 }
-HANDLING_FORMS = {"1": "窗口办理", "2": "网上办理（电脑端）", "3": "移动端办理", "4": "快递申请", "9": "其他"}
+HANDLING_FORMS = {
+    "1": "窗口办理",
+    "2": "网上办理（电脑端）",
+    "3": "移动端办理",
+    "4": "快递申请",
+    "9": "其他",
+}
 CASE_TYPES = {"1": "即办件", "2": "承诺件", "9": "其他"}  # 办件类型
 SPECIAL_PROCEDURE_KINDS = {"1": "延长审批", "2": "除延长审批之外的特别程序"}
 LIMIT_UNITS = {"working_day": "个工作日", "natural_day": "个自然日", "hour": "小时"}
-TONGBAN_SCOPES = {"": "不通办", "national": "全国通办", "cross_province": "跨省通办", "cross_city": "跨市通办", "cross_county": "跨县通办"}
+TONGBAN_SCOPES = {
+    "": "不通办",
+    "national": "全国通办",
+    "cross_province": "跨省通办",
+    "cross_city": "跨市通办",
+    "cross_county": "跨县通办",
+}
 ONLINE_DEPTHS = {  # 网办深度 Ⅰ–Ⅳ; exact Ⅰ–Ⅲ definitions are [U]: labels only
     1: "Ⅰ级（信息公开）",
     2: "Ⅱ级（在线预审）",
@@ -121,7 +133,9 @@ def parse_base_code(value: str) -> BaseCode:
             f"基本编码格式不正确：{value}（应为 2 位范围 + 2 位事项类型 + 5 位主项 + 3 位子项）",
         )
     if not is_item_type(m["type"]):
-        raise CodeError("base_code_type", f"基本编码中的事项类型 {m['type']} 不是国家标准代码：{value}")
+        raise CodeError(
+            "base_code_type", f"基本编码中的事项类型 {m['type']} 不是国家标准代码：{value}"
+        )
     return BaseCode(v, m["scope"], m["type"], m["main"], m["sub"])
 
 

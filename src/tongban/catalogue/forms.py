@@ -38,7 +38,11 @@ DATA_ELEMENTS: dict[str, dict[str, Any]] = {
     "person.gender": {"title": "性别", "type": "string", "enum": ["男", "女"]},
     "person.household_address": {"title": "户籍地址", "type": "string", "maxLength": 200},
     "enterprise.name": {"title": "单位名称", "type": "string", "maxLength": 200},
-    "enterprise.credit_code": {"title": "统一社会信用代码", "type": "string", "format": "credit_code"},
+    "enterprise.credit_code": {
+        "title": "统一社会信用代码",
+        "type": "string",
+        "format": "credit_code",
+    },
     "enterprise.legal_rep_name": {"title": "法定代表人", "type": "string", "maxLength": 50},
     "address": {"title": "联系地址", "type": "string", "maxLength": 200},
     "email": {"title": "电子邮箱", "type": "string", "format": "email", "maxLength": 100},
@@ -96,7 +100,10 @@ def default_form(*, for_enterprise: bool = False) -> dict[str, Any]:
         "remark": {"widget": "textarea"},
     }
     sections = [
-        {"title": "申请人信息", "fields": ["applicant_name", "applicant_id_number", "phone", "address"]},
+        {
+            "title": "申请人信息",
+            "fields": ["applicant_name", "applicant_id_number", "phone", "address"],
+        },
         {"title": "其他", "fields": ["remark"]},
     ]
     required = ["applicant_name", "applicant_id_number", "phone"]
@@ -104,8 +111,13 @@ def default_form(*, for_enterprise: bool = False) -> dict[str, Any]:
         props["enterprise_name"] = DATA_ELEMENTS["enterprise.name"]
         props["enterprise_credit_code"] = DATA_ELEMENTS["enterprise.credit_code"]
         ui_fields["enterprise_name"] = {"widget": "text", "element": "enterprise.name"}
-        ui_fields["enterprise_credit_code"] = {"widget": "text", "element": "enterprise.credit_code"}
-        sections.insert(0, {"title": "单位信息", "fields": ["enterprise_name", "enterprise_credit_code"]})
+        ui_fields["enterprise_credit_code"] = {
+            "widget": "text",
+            "element": "enterprise.credit_code",
+        }
+        sections.insert(
+            0, {"title": "单位信息", "fields": ["enterprise_name", "enterprise_credit_code"]}
+        )
         required += ["enterprise_name", "enterprise_credit_code"]
     return {
         "schema": {"type": "object", "properties": props, "required": required},
@@ -139,7 +151,9 @@ def check_definition(form: Any) -> dict[str, Any]:
     if not isinstance(ui, dict):
         raise ValidationFailed("表单定义的 ui 应为对象", code="form_invalid")
     if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
-        raise ValidationFailed("表单 schema 的类型应为 object 且包含 properties", code="form_invalid")
+        raise ValidationFailed(
+            "表单 schema 的类型应为 object 且包含 properties", code="form_invalid"
+        )
     props: dict[str, Any] = schema["properties"]
     if not props:
         bad("schema.properties", "表单至少需要一个字段")
@@ -264,7 +278,9 @@ def ordered_sections(form: dict[str, Any]) -> list[dict[str, Any]]:
     return sections
 
 
-def validate_submission(form: dict[str, Any], data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, str]]]:
+def validate_submission(
+    form: dict[str, Any], data: dict[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """Check applicant data against a form: ``(clean data, errors)``.
 
     Hidden conditional fields are dropped and not required; unknown fields are
@@ -293,7 +309,13 @@ def validate_submission(form: dict[str, Any], data: dict[str, Any]) -> tuple[dic
             missing = err.message.split("'")[1] if "'" in err.message else ""
             prop = props.get(missing, {})
             title = prop.get("title", missing)
-            verb = "请勾选" if prop.get("type") == "boolean" else "请选择" if prop.get("enum") else "请填写"
+            verb = (
+                "请勾选"
+                if prop.get("type") == "boolean"
+                else "请选择"
+                if prop.get("enum")
+                else "请填写"
+            )
             errors.append({"field": missing, "message": f"{verb}{title}"})
             continue
         title = props.get(field, {}).get("title", field)
@@ -312,9 +334,30 @@ def validate_submission(form: dict[str, Any], data: dict[str, Any]) -> tuple[dic
 # check says no, ``validate_submission`` asks JSON Schema, which gives the
 # errors and their messages — so the answer is always JSON Schema's.
 
-_ANNOTATIONS = frozenset({"title", "description", "default", "examples", "$comment", "readOnly", "writeOnly", "deprecated"})
-_FAST_KEYWORDS = _ANNOTATIONS | {"type", "maxLength", "minLength", "pattern", "enum", "format",
-                                 "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}
+_ANNOTATIONS = frozenset(
+    {
+        "title",
+        "description",
+        "default",
+        "examples",
+        "$comment",
+        "readOnly",
+        "writeOnly",
+        "deprecated",
+    }
+)
+_FAST_KEYWORDS = _ANNOTATIONS | {
+    "type",
+    "maxLength",
+    "minLength",
+    "pattern",
+    "enum",
+    "format",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+}
 _FAST_TYPES = {
     "string": lambda v: type(v) is str,
     "integer": lambda v: type(v) is int,
@@ -337,21 +380,30 @@ def _field_check(prop: Any) -> Any:
             return None
         checks.append(is_type)
     is_str, is_num = _FAST_TYPES["string"], _FAST_TYPES["number"]
-    for key in ("maxLength", "minLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+    for key in (
+        "maxLength",
+        "minLength",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+    ):
         bound = prop.get(key)
         if key in prop and (type(bound) not in (int, float)):
             return None
         if bound is None:
             continue
         # each applies to its own kind of value only, as in JSON Schema
-        checks.append({
-            "maxLength": lambda v, b=bound: not is_str(v) or len(v) <= b,
-            "minLength": lambda v, b=bound: not is_str(v) or len(v) >= b,
-            "minimum": lambda v, b=bound: not is_num(v) or v >= b,
-            "maximum": lambda v, b=bound: not is_num(v) or v <= b,
-            "exclusiveMinimum": lambda v, b=bound: not is_num(v) or v > b,
-            "exclusiveMaximum": lambda v, b=bound: not is_num(v) or v < b,
-        }[key])
+        checks.append(
+            {
+                "maxLength": lambda v, b=bound: not is_str(v) or len(v) <= b,
+                "minLength": lambda v, b=bound: not is_str(v) or len(v) >= b,
+                "minimum": lambda v, b=bound: not is_num(v) or v >= b,
+                "maximum": lambda v, b=bound: not is_num(v) or v <= b,
+                "exclusiveMinimum": lambda v, b=bound: not is_num(v) or v > b,
+                "exclusiveMaximum": lambda v, b=bound: not is_num(v) or v < b,
+            }[key]
+        )
     if "pattern" in prop:
         if not isinstance(prop["pattern"], str):
             return None
@@ -361,7 +413,9 @@ def _field_check(prop: Any) -> Any:
         if not isinstance(prop["enum"], list):
             return None
         options = frozenset(o for o in prop["enum"] if type(o) is str)
-        checks.append(lambda v: type(v) is str and v in options)  # other values: JSON Schema decides
+        checks.append(
+            lambda v: type(v) is str and v in options
+        )  # other values: JSON Schema decides
     if "format" in prop:
         fmt = prop["format"]
         if not isinstance(fmt, str):
@@ -372,8 +426,10 @@ def _field_check(prop: Any) -> Any:
 
 
 def _compile(schema: Any) -> Any:
-    if not isinstance(schema, dict) or schema.get("type") != "object" or not set(schema) <= (
-        _ANNOTATIONS | {"type", "properties", "required", "$schema"}
+    if (
+        not isinstance(schema, dict)
+        or schema.get("type") != "object"
+        or not set(schema) <= (_ANNOTATIONS | {"type", "properties", "required", "$schema"})
     ):
         return None
     props = schema.get("properties")
@@ -463,13 +519,24 @@ def prefill(form: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
 # Elements that come from the applicant's verified identity: shown read-only
 # when prefilled, and enforced on submission (实名信息自动带出，不可修改).
 LOCKED_ELEMENTS = frozenset(
-    {"person.name", "person.id_number", "person.birth_date", "person.gender", "enterprise.name", "enterprise.credit_code"}
+    {
+        "person.name",
+        "person.id_number",
+        "person.birth_date",
+        "person.gender",
+        "enterprise.name",
+        "enterprise.credit_code",
+    }
 )
 _TRUE = {"1", "true", "on", "yes", "是"}
 _FALSE = {"0", "false", "off", "no", "否"}
 _INT_RE = re.compile(r"[+-]?\d{1,15}")
-_INPUT_TYPES = {"phone": ("tel", "numeric"), "email": ("email", "email"), "resident_id": ("text", "text"),
-                "credit_code": ("text", "text")}
+_INPUT_TYPES = {
+    "phone": ("tel", "numeric"),
+    "email": ("email", "email"),
+    "resident_id": ("text", "text"),
+    "credit_code": ("text", "text"),
+}
 
 
 def widget_of(prop: dict[str, Any], hints: dict[str, Any]) -> str:
@@ -542,7 +609,9 @@ def layout(
                     "max_length": prop.get("maxLength"),
                     "minimum": prop.get("minimum"),
                     "maximum": prop.get("maximum"),
-                    "options": [{"value": _display(o), "label": _display(o)} for o in prop.get("enum", [])],
+                    "options": [
+                        {"value": _display(o), "label": _display(o)} for o in prop.get("enum", [])
+                    ],
                     "value": _display(value),
                     "checked": value is True,
                     "errors": by_field.get(name, []),
@@ -599,6 +668,10 @@ def locked_fields(form: dict[str, Any], values: dict[str, Any]) -> dict[str, Any
     out: dict[str, Any] = {}
     for name, hints in form.get("ui", {}).get("fields", {}).items():
         element = hints.get("element")
-        if element in LOCKED_ELEMENTS and values.get(element) not in (None, "") and name in form["schema"]["properties"]:
+        if (
+            element in LOCKED_ELEMENTS
+            and values.get(element) not in (None, "")
+            and name in form["schema"]["properties"]
+        ):
             out[name] = values[element]
     return out

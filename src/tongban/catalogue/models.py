@@ -35,7 +35,11 @@ NATIONAL = "000000000000"
 
 STATUSES = {"draft": "草稿", "published": "已发布", "retired": "已停用"}
 VERSION_STATUSES = {"draft": "草稿", "published": "现行版本", "superseded": "历史版本"}
-ONLINE_STATUSES = {"done": "已实现全程网办", "can": "具备全程网办条件", "cannot": "暂不具备全程网办条件"}
+ONLINE_STATUSES = {
+    "done": "已实现全程网办",
+    "can": "具备全程网办条件",
+    "cannot": "暂不具备全程网办条件",
+}
 
 
 class CatalogueItem(RegionScoped, Base):
@@ -93,7 +97,9 @@ class Implementation(RegionScoped, Base):
     status: Mapped[str] = mapped_column(String(12), default="draft")
     current_version: Mapped[int] = mapped_column(Integer, default=1)
     published_version: Mapped[int | None] = mapped_column(Integer)
-    published_version_id: Mapped[int | None] = mapped_column(BigIntPK)  # what a new case files under
+    published_version_id: Mapped[int | None] = mapped_column(
+        BigIntPK
+    )  # what a new case files under
     for_persons: Mapped[bool] = mapped_column(Boolean, default=True)
     for_enterprises: Mapped[bool] = mapped_column(Boolean, default=False)
     # 全程网办 list: computed from the published fields, unless an administrator overrode it.
@@ -131,7 +137,9 @@ class ImplementationTheme(Base):
 
     __tablename__ = "implementation_theme"
 
-    implementation_id: Mapped[int] = mapped_column(ForeignKey("implementation.id"), primary_key=True)
+    implementation_id: Mapped[int] = mapped_column(
+        ForeignKey("implementation.id"), primary_key=True
+    )
     theme_code: Mapped[str] = mapped_column(ForeignKey("theme.code"), primary_key=True, index=True)
 
 

@@ -63,7 +63,9 @@ class Material(_Model):
     form_file: str | None = Field(None, max_length=64)  # 空白表格: sha256 of a stored file
     sample_file: str | None = Field(None, max_length=64)  # 示例样表
     licence_type_code: str | None = Field(None, max_length=21)  # replaced by this 电子证照 type
-    data_element: str | None = Field(None, max_length=80)  # or by shared data (e.g. person.household)
+    data_element: str | None = Field(
+        None, max_length=80
+    )  # or by shared data (e.g. person.household)
     commitment_allowed: bool = False  # 告知承诺制: a written commitment may replace the proof
     note: str = Field("", max_length=1000)
 

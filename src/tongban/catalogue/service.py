@@ -87,9 +87,13 @@ def validate_base_code(code: str, scheme: str | None = None) -> str:
         try:
             return codes.parse_base_code(v).value
         except codes.CodeError as e:
-            raise ValidationFailed(e.message, code=e.code, details=[{"field": "base_code", "message": e.message}]) from None
+            raise ValidationFailed(
+                e.message, code=e.code, details=[{"field": "base_code", "message": e.message}]
+            ) from None
     if not _FREE_CODE.fullmatch(v):
-        raise ValidationFailed("基本编码只能包含字母、数字和短横线，长度 4–40 位", code="base_code_format")
+        raise ValidationFailed(
+            "基本编码只能包含字母、数字和短横线，长度 4–40 位", code="base_code_format"
+        )
     return v
 
 
@@ -97,7 +101,9 @@ def validate_impl_code(code: str) -> codes.ImplementationCode:
     try:
         return codes.parse_implementation_code(code, get_settings().catalogue_impl_code_scheme)
     except codes.CodeError as e:
-        raise ValidationFailed(e.message, code=e.code, details=[{"field": "impl_code", "message": e.message}]) from None
+        raise ValidationFailed(
+            e.message, code=e.code, details=[{"field": "impl_code", "message": e.message}]
+        ) from None
 
 
 def parse_fields(data: Any) -> ItemFields:
@@ -110,7 +116,9 @@ def parse_fields(data: Any) -> ItemFields:
     try:
         return ItemFields.model_validate(data)
     except ValidationError as e:
-        raise ValidationFailed("事项要素填写有误", code="item_fields_invalid", details=field_errors(e.errors())) from None
+        raise ValidationFailed(
+            "事项要素填写有误", code="item_fields_invalid", details=field_errors(e.errors())
+        ) from None
 
 
 def parse_local(data: Any) -> LocalFields:
@@ -123,7 +131,9 @@ def parse_local(data: Any) -> LocalFields:
     try:
         return LocalFields.model_validate(data or {})
     except ValidationError as e:
-        raise ValidationFailed("实施要素填写有误", code="local_fields_invalid", details=field_errors(e.errors())) from None
+        raise ValidationFailed(
+            "实施要素填写有误", code="local_fields_invalid", details=field_errors(e.errors())
+        ) from None
 
 
 async def _log(
@@ -188,7 +198,9 @@ async def create_item(
                 f"基本编码中的事项类型（{parsed.item_type}）与所填事项类型（{f.item_type}）不一致",
                 code="base_code_type_mismatch",
             )
-    if (await session.execute(select(CatalogueItem.id).where(CatalogueItem.base_code == code))).first():
+    if (
+        await session.execute(select(CatalogueItem.id).where(CatalogueItem.base_code == code))
+    ).first():
         raise Conflict(f"基本编码 {code} 已存在", code="base_code_taken")
     doc = dump(f)
     item = CatalogueItem(
@@ -203,16 +215,35 @@ async def create_item(
     session.add(item)
     await session.flush()
     session.add(
-        ItemVersion(item_id=item.id, version=1, status="draft", fields=doc, content_hash=content_hash(doc), note=note, created_by=actor.account_id)
+        ItemVersion(
+            item_id=item.id,
+            version=1,
+            status="draft",
+            fields=doc,
+            content_hash=content_hash(doc),
+            note=note,
+            created_by=actor.account_id,
+        )
     )
     await session.flush()
     if log:
-        await _log(session, actor, entity="item", entity_id=item.id, version=1, action="create", region_code=region_code, summary=note)
+        await _log(
+            session,
+            actor,
+            entity="item",
+            entity_id=item.id,
+            version=1,
+            action="create",
+            region_code=region_code,
+            summary=note,
+        )
     return item
 
 
 async def _locked_item(session: AsyncSession, item_id: int) -> CatalogueItem:
-    item = (await lock_for_update(session, select(CatalogueItem).where(CatalogueItem.id == item_id))).scalar_one_or_none()
+    item = (
+        await lock_for_update(session, select(CatalogueItem).where(CatalogueItem.id == item_id))
+    ).scalar_one_or_none()
     if item is None:
         raise NotFound("事项不存在", code="item_not_found")
     return item
@@ -220,7 +251,11 @@ async def _locked_item(session: AsyncSession, item_id: int) -> CatalogueItem:
 
 async def item_version(session: AsyncSession, item_id: int, version: int) -> ItemVersion:
     row = (
-        await session.execute(select(ItemVersion).where(ItemVersion.item_id == item_id, ItemVersion.version == version))
+        await session.execute(
+            select(ItemVersion).where(
+                ItemVersion.item_id == item_id, ItemVersion.version == version
+            )
+        )
     ).scalar_one_or_none()
     if row is None:
         raise NotFound("事项版本不存在", code="version_not_found")
@@ -228,14 +263,22 @@ async def item_version(session: AsyncSession, item_id: int, version: int) -> Ite
 
 
 async def save_item_draft(
-    session: AsyncSession, actor: Actor, item_id: int, fields: ItemFields | dict[str, Any], *, note: str = ""
+    session: AsyncSession,
+    actor: Actor,
+    item_id: int,
+    fields: ItemFields | dict[str, Any],
+    *,
+    note: str = "",
 ) -> ItemVersion:
     item = await _locked_item(session, item_id)
     _require(can_manage_base(actor, item.region_code))
     if item.status == "retired":
         raise Conflict("事项已停用，不能修改", code="item_retired")
     f = parse_fields(fields)
-    if item.code_scheme == "gbt39046" and codes.parse_base_code(item.base_code).item_type != f.item_type:
+    if (
+        item.code_scheme == "gbt39046"
+        and codes.parse_base_code(item.base_code).item_type != f.item_type
+    ):
         raise ValidationFailed("事项类型须与基本编码中的类型一致", code="base_code_type_mismatch")
     doc = dump(f)
     latest = await item_version(session, item.id, item.current_version)
@@ -251,16 +294,34 @@ async def save_item_draft(
             raise ValidationFailed("内容没有变化，无需保存新版本", code="no_changes")
         item.current_version += 1
         draft = ItemVersion(
-            item_id=item.id, version=item.current_version, status="draft", fields=doc, content_hash=content_hash(doc), note=note, created_by=actor.account_id
+            item_id=item.id,
+            version=item.current_version,
+            status="draft",
+            fields=doc,
+            content_hash=content_hash(doc),
+            note=note,
+            created_by=actor.account_id,
         )
         session.add(draft)
     item.name, item.item_type, item.updated_at = f.name, f.item_type, now()
     await session.flush()
-    await _log(session, actor, entity="item", entity_id=item.id, version=draft.version, action="edit", region_code=item.region_code, changed=changed, summary=note)
+    await _log(
+        session,
+        actor,
+        entity="item",
+        entity_id=item.id,
+        version=draft.version,
+        action="edit",
+        region_code=item.region_code,
+        changed=changed,
+        summary=note,
+    )
     return draft
 
 
-async def publish_item(session: AsyncSession, actor: Actor, item_id: int, *, log: bool = True) -> ItemVersion:
+async def publish_item(
+    session: AsyncSession, actor: Actor, item_id: int, *, log: bool = True
+) -> ItemVersion:
     item = await _locked_item(session, item_id)
     _require(can_manage_base(actor, item.region_code))
     draft = await item_version(session, item.id, item.current_version)
@@ -273,24 +334,45 @@ async def publish_item(session: AsyncSession, actor: Actor, item_id: int, *, log
     item.status, item.published_version, item.updated_at = "published", draft.version, now()
     await session.flush()
     if log:
-        await _log(session, actor, entity="item", entity_id=item.id, version=draft.version, action="publish", region_code=item.region_code)
+        await _log(
+            session,
+            actor,
+            entity="item",
+            entity_id=item.id,
+            version=draft.version,
+            action="publish",
+            region_code=item.region_code,
+        )
     return draft
 
 
-async def retire_item(session: AsyncSession, actor: Actor, item_id: int, *, reason: str) -> CatalogueItem:
+async def retire_item(
+    session: AsyncSession, actor: Actor, item_id: int, *, reason: str
+) -> CatalogueItem:
     item = await _locked_item(session, item_id)
     _require(can_manage_base(actor, item.region_code))
     if len(reason.strip()) < 2:
         raise ValidationFailed("请填写停用原因", code="reason_required")
     active = (
         await session.execute(
-            select(Implementation.id).where(Implementation.item_id == item.id, Implementation.status != "retired").limit(1)
+            select(Implementation.id)
+            .where(Implementation.item_id == item.id, Implementation.status != "retired")
+            .limit(1)
         )
     ).first()
     if active:
         raise Conflict("仍有实施清单引用该事项，请先停用相关实施清单", code="item_in_use")
     item.status, item.updated_at = "retired", now()
-    await _log(session, actor, entity="item", entity_id=item.id, version=item.current_version, action="retire", region_code=item.region_code, summary=reason)
+    await _log(
+        session,
+        actor,
+        entity="item",
+        entity_id=item.id,
+        version=item.current_version,
+        action="retire",
+        region_code=item.region_code,
+        summary=reason,
+    )
     return item
 
 
@@ -344,12 +426,24 @@ async def create_implementation(
         code, scheme = parsed.value, parsed.scheme
     else:
         if not dept.credit_code:
-            raise ValidationFailed("部门缺少统一社会信用代码，无法生成实施编码，请手工填写实施编码", code="impl_code_required")
-        code, scheme = codes.make_implementation_code(dept.credit_code, level, item.base_code), "gbt39046"
-    if (await session.execute(select(Implementation.id).where(Implementation.impl_code == code))).first():
+            raise ValidationFailed(
+                "部门缺少统一社会信用代码，无法生成实施编码，请手工填写实施编码",
+                code="impl_code_required",
+            )
+        code, scheme = (
+            codes.make_implementation_code(dept.credit_code, level, item.base_code),
+            "gbt39046",
+        )
+    if (
+        await session.execute(select(Implementation.id).where(Implementation.impl_code == code))
+    ).first():
         raise Conflict(f"实施编码 {code} 已存在", code="impl_code_taken")
     loc = dump(parse_local(local))
-    form_doc = forms.check_definition(form) if form else forms.default_form(for_enterprise=f.for_enterprises and not f.for_persons)
+    form_doc = (
+        forms.check_definition(form)
+        if form
+        else forms.default_form(for_enterprise=f.for_enterprises and not f.for_persons)
+    )
     impl = Implementation(
         item_id=item.id,
         department_id=dept.id,
@@ -382,13 +476,27 @@ async def create_implementation(
     )
     await session.flush()
     if log:
-        summary = note or f"由基本目录 {item.base_code} 第 {base_version.version} 版派生（{region.full_name if region else dept.region_code} {dept.name}）"
-        await _log(session, actor, entity="implementation", entity_id=impl.id, version=1, action="create", region_code=impl.region_code, summary=summary)
+        summary = (
+            note
+            or f"由基本目录 {item.base_code} 第 {base_version.version} 版派生（{region.full_name if region else dept.region_code} {dept.name}）"
+        )
+        await _log(
+            session,
+            actor,
+            entity="implementation",
+            entity_id=impl.id,
+            version=1,
+            action="create",
+            region_code=impl.region_code,
+            summary=summary,
+        )
     return impl
 
 
 async def _locked_impl(session: AsyncSession, impl_id: int) -> Implementation:
-    impl = (await lock_for_update(session, select(Implementation).where(Implementation.id == impl_id))).scalar_one_or_none()
+    impl = (
+        await lock_for_update(session, select(Implementation).where(Implementation.id == impl_id))
+    ).scalar_one_or_none()
     if impl is None:
         raise NotFound("实施清单不存在", code="implementation_not_found")
     return impl
@@ -398,7 +506,8 @@ async def impl_version(session: AsyncSession, impl_id: int, version: int) -> Imp
     row = (
         await session.execute(
             select(ImplementationVersion).where(
-                ImplementationVersion.implementation_id == impl_id, ImplementationVersion.version == version
+                ImplementationVersion.implementation_id == impl_id,
+                ImplementationVersion.version == version,
             )
         )
     ).scalar_one_or_none()
@@ -481,19 +590,35 @@ async def save_implementation_draft(
     impl.updated_at = now()
     await session.flush()
     action = "form" if changed == ["form"] else "edit"
-    await _log(session, actor, entity="implementation", entity_id=impl.id, version=draft.version, action=action, region_code=impl.region_code, changed=changed, summary=note)
+    await _log(
+        session,
+        actor,
+        entity="implementation",
+        entity_id=impl.id,
+        version=draft.version,
+        action=action,
+        region_code=impl.region_code,
+        changed=changed,
+        summary=note,
+    )
     return draft
 
 
-async def consistency_of(session: AsyncSession, version: ImplementationVersion, item: CatalogueItem) -> list[checks.Finding]:
+async def consistency_of(
+    session: AsyncSession, version: ImplementationVersion, item: CatalogueItem
+) -> list[checks.Finding]:
     """Findings of one implementation version against its base item's published version."""
     if not item.published_version:
         return []
     base = await item_version(session, item.id, item.published_version)
-    return checks.consistency_diffs(ItemFields.model_validate(base.fields), ItemFields.model_validate(version.fields))
+    return checks.consistency_diffs(
+        ItemFields.model_validate(base.fields), ItemFields.model_validate(version.fields)
+    )
 
 
-async def publish_implementation(session: AsyncSession, actor: Actor, impl_id: int, *, log: bool = True) -> ImplementationVersion:
+async def publish_implementation(
+    session: AsyncSession, actor: Actor, impl_id: int, *, log: bool = True
+) -> ImplementationVersion:
     impl = await _locked_impl(session, impl_id)
     _require(can_manage_implementation(actor, impl))
     draft = await impl_version(session, impl.id, impl.current_version)
@@ -516,7 +641,11 @@ async def publish_implementation(session: AsyncSession, actor: Actor, impl_id: i
         prev.status = "superseded"
     draft.status, draft.published_at, draft.published_by = "published", now(), actor.account_id
     f = ItemFields.model_validate(draft.fields)
-    impl.status, impl.published_version, impl.published_version_id = "published", draft.version, draft.id
+    impl.status, impl.published_version, impl.published_version_id = (
+        "published",
+        draft.version,
+        draft.id,
+    )
     impl.name, impl.item_type = f.name, f.item_type
     impl.for_persons, impl.for_enterprises = f.for_persons, f.for_enterprises
     if not impl.online_override:
@@ -525,13 +654,28 @@ async def publish_implementation(session: AsyncSession, actor: Actor, impl_id: i
     await set_themes(session, impl.id, f.themes)
     await session.flush()
     if log:
-        await _log(session, actor, entity="implementation", entity_id=impl.id, version=draft.version, action="publish", region_code=impl.region_code)
-        await record_event(session, EVENT_PUBLISHED, {"implementation_id": impl.id, "version": draft.version}, region_code=impl.region_code)
+        await _log(
+            session,
+            actor,
+            entity="implementation",
+            entity_id=impl.id,
+            version=draft.version,
+            action="publish",
+            region_code=impl.region_code,
+        )
+        await record_event(
+            session,
+            EVENT_PUBLISHED,
+            {"implementation_id": impl.id, "version": draft.version},
+            region_code=impl.region_code,
+        )
     return draft
 
 
 async def set_themes(session: AsyncSession, impl_id: int, themes: list[str]) -> None:
-    await session.execute(delete(ImplementationTheme).where(ImplementationTheme.implementation_id == impl_id))
+    await session.execute(
+        delete(ImplementationTheme).where(ImplementationTheme.implementation_id == impl_id)
+    )
     if not themes:
         return
     known = set((await session.execute(select(Theme.code).where(Theme.code.in_(themes)))).scalars())
@@ -541,7 +685,10 @@ async def set_themes(session: AsyncSession, impl_id: int, themes: list[str]) -> 
 
 
 async def set_online_override(
-    session: AsyncSession, actor: Actor, impl_id: int, override: OnlineOverride | dict[str, Any] | None
+    session: AsyncSession,
+    actor: Actor,
+    impl_id: int,
+    override: OnlineOverride | dict[str, Any] | None,
 ) -> Implementation:
     """An administrator's 全程网办 classification with a reason; ``None`` returns to the computed one."""
     impl = await _locked_impl(session, impl_id)
@@ -550,7 +697,9 @@ async def set_online_override(
         impl.online_override, impl.online_override_by, impl.online_override_at = False, None, None
         if impl.published_version:
             v = await impl_version(session, impl.id, impl.published_version)
-            impl.online_status, impl.online_reason = checks.classify_online(ItemFields.model_validate(v.fields))
+            impl.online_status, impl.online_reason = checks.classify_online(
+                ItemFields.model_validate(v.fields)
+            )
         summary = "恢复按事项要素自动认定"
     else:
         from pydantic import ValidationError
@@ -558,27 +707,60 @@ async def set_online_override(
         from tongban.core.errors import field_errors
 
         try:
-            o = override if isinstance(override, OnlineOverride) else OnlineOverride.model_validate(override)
+            o = (
+                override
+                if isinstance(override, OnlineOverride)
+                else OnlineOverride.model_validate(override)
+            )
         except ValidationError as e:
-            raise ValidationFailed("请选择认定结果并填写理由", code="override_invalid", details=field_errors(e.errors())) from None
+            raise ValidationFailed(
+                "请选择认定结果并填写理由",
+                code="override_invalid",
+                details=field_errors(e.errors()),
+            ) from None
         impl.online_override, impl.online_status, impl.online_reason = True, o.status, o.reason
         impl.online_override_by, impl.online_override_at = actor.account_id, now()
         summary = f"人工认定为「{o.status}」：{o.reason}"
     impl.updated_at = now()
     await session.flush()
-    await _log(session, actor, entity="implementation", entity_id=impl.id, version=impl.current_version, action="online", region_code=impl.region_code, summary=summary)
+    await _log(
+        session,
+        actor,
+        entity="implementation",
+        entity_id=impl.id,
+        version=impl.current_version,
+        action="online",
+        region_code=impl.region_code,
+        summary=summary,
+    )
     return impl
 
 
-async def retire_implementation(session: AsyncSession, actor: Actor, impl_id: int, *, reason: str) -> Implementation:
+async def retire_implementation(
+    session: AsyncSession, actor: Actor, impl_id: int, *, reason: str
+) -> Implementation:
     impl = await _locked_impl(session, impl_id)
     _require(can_manage_implementation(actor, impl))
     if len(reason.strip()) < 2:
         raise ValidationFailed("请填写停用原因", code="reason_required")
     impl.status, impl.updated_at = "retired", now()
     await session.flush()
-    await _log(session, actor, entity="implementation", entity_id=impl.id, version=impl.current_version, action="retire", region_code=impl.region_code, summary=reason)
-    await record_event(session, EVENT_PUBLISHED, {"implementation_id": impl.id, "retired": True}, region_code=impl.region_code)
+    await _log(
+        session,
+        actor,
+        entity="implementation",
+        entity_id=impl.id,
+        version=impl.current_version,
+        action="retire",
+        region_code=impl.region_code,
+        summary=reason,
+    )
+    await record_event(
+        session,
+        EVENT_PUBLISHED,
+        {"implementation_id": impl.id, "retired": True},
+        region_code=impl.region_code,
+    )
     return impl
 
 
@@ -615,11 +797,15 @@ async def ensure_default_themes(session: AsyncSession) -> int:
     return added
 
 
-def suggest_themes(name: str, themes: list[Theme], *, for_persons: bool, for_enterprises: bool) -> list[str]:
+def suggest_themes(
+    name: str, themes: list[Theme], *, for_persons: bool, for_enterprises: bool
+) -> list[str]:
     """Themes whose keywords occur in an item name (used by imports that carry none)."""
     out = []
     for t in themes:
-        if (t.audience == "person" and not for_persons) or (t.audience == "enterprise" and not for_enterprises):
+        if (t.audience == "person" and not for_persons) or (
+            t.audience == "enterprise" and not for_enterprises
+        ):
             continue
         if any(k and k in name for k in t.keywords.split()):
             out.append(t.code)

@@ -72,8 +72,17 @@ def entry_hash(
     details: dict[str, Any],
 ) -> str:
     canonical = orjson.dumps(
-        [region_code, seq, prev_hash, actor, action, target_type, target_id,
-         at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), details],
+        [
+            region_code,
+            seq,
+            prev_hash,
+            actor,
+            action,
+            target_type,
+            target_id,
+            at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            details,
+        ],
         option=orjson.OPT_SORT_KEYS,
     )
     return hashlib.sha256(canonical).hexdigest()
@@ -96,8 +105,13 @@ async def record(
     written (detached from the session).
     """
     entry_id, values = await session.run_sync(
-        _append, actor=actor, action=action, target_type=target_type, target_id=target_id,
-        region_code=region_code, details=details,
+        _append,
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        region_code=region_code,
+        details=details,
     )
     entry = AuditEntry(id=entry_id, **values)
     make_transient_to_detached(entry)
@@ -116,8 +130,15 @@ def record_sync(
 ) -> int:
     """``record`` for code that runs inside ``AsyncSession.run_sync`` (several
     writes in one greenlet); returns the entry's id."""
-    return _append(session, actor=actor, action=action, target_type=target_type, target_id=target_id,
-                   region_code=region_code, details=details)[0]
+    return _append(
+        session,
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        region_code=region_code,
+        details=details,
+    )[0]
 
 
 def _append(
@@ -144,10 +165,29 @@ def _append(
     stmts = _statements(conn.dialect.name)
     seq, prev = conn.execute(stmts.claim, {"b_region_code": region_code}).one()
     at = now()
-    h = entry_hash(region_code=region_code, seq=seq, prev_hash=prev, actor=actor, action=action,
-                   target_type=target_type, target_id=target_id, at=at, details=details)
-    values = {"region_code": region_code, "seq": seq, "prev_hash": prev, "hash": h, "actor": actor,
-              "action": action, "target_type": target_type, "target_id": target_id, "at": at, "details": details}
+    h = entry_hash(
+        region_code=region_code,
+        seq=seq,
+        prev_hash=prev,
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        at=at,
+        details=details,
+    )
+    values = {
+        "region_code": region_code,
+        "seq": seq,
+        "prev_hash": prev,
+        "hash": h,
+        "actor": actor,
+        "action": action,
+        "target_type": target_type,
+        "target_id": target_id,
+        "at": at,
+        "details": details,
+    }
     params = {f"b_{k}": v for k, v in values.items()}
     entry_id = conn.execute(stmts.append, params).scalar_one()
     if stmts.set_hash is not None:
@@ -186,11 +226,33 @@ def record_sqlite_cursor(
     target_id = str(target_id)
     seq, prev = cursor.execute(_SQLITE_CLAIM, (region_code, GENESIS)).fetchone()
     at = now()
-    h = entry_hash(region_code=region_code, seq=seq, prev_hash=prev, actor=actor, action=action,
-                   target_type=target_type, target_id=target_id, at=at, details=details)
+    h = entry_hash(
+        region_code=region_code,
+        seq=seq,
+        prev_hash=prev,
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        at=at,
+        details=details,
+    )
     at_p, details_p = _sqlite_processors(dialect)
-    entry_id = cursor.execute(_SQLITE_ENTRY, (region_code, seq, prev, h, actor, action, target_type, target_id,
-                                              at_p(at), details_p(details))).fetchone()[0]
+    entry_id = cursor.execute(
+        _SQLITE_ENTRY,
+        (
+            region_code,
+            seq,
+            prev,
+            h,
+            actor,
+            action,
+            target_type,
+            target_id,
+            at_p(at),
+            details_p(details),
+        ),
+    ).fetchone()[0]
     cursor.execute(_SQLITE_SET_HASH, (h, region_code))
     return entry_id
 
@@ -199,7 +261,10 @@ def _sqlite_processors(dialect: Any) -> tuple[Any, Any]:
     got = _processors.get(dialect.name)
     if got is None:
         cols = AuditEntry.__table__.c
-        got = _processors[dialect.name] = (cols.at.type.bind_processor(dialect), cols.details.type.bind_processor(dialect))
+        got = _processors[dialect.name] = (
+            cols.at.type.bind_processor(dialect),
+            cols.details.type.bind_processor(dialect),
+        )
     return got
 
 
@@ -231,9 +296,28 @@ def _statements(dialect: str) -> _Statements:
         .on_conflict_do_update(index_elements=[head.c.region_code], set_={"seq": head.c.seq + 1})
         .returning(head.c.seq, head.c.hash)
     )
-    set_hash = update(head).where(head.c.region_code == bindparam("b_region_code")).values(hash=bindparam("b_hash"))
-    cols = ("region_code", "seq", "prev_hash", "hash", "actor", "action", "target_type", "target_id", "at", "details")
-    ins = insert(entry).values({c: bindparam(f"b_{c}", type_=entry.c[c].type) for c in cols}).returning(entry.c.id)
+    set_hash = (
+        update(head)
+        .where(head.c.region_code == bindparam("b_region_code"))
+        .values(hash=bindparam("b_hash"))
+    )
+    cols = (
+        "region_code",
+        "seq",
+        "prev_hash",
+        "hash",
+        "actor",
+        "action",
+        "target_type",
+        "target_id",
+        "at",
+        "details",
+    )
+    ins = (
+        insert(entry)
+        .values({c: bindparam(f"b_{c}", type_=entry.c[c].type) for c in cols})
+        .returning(entry.c.id)
+    )
     if dialect == "postgresql":
         got = _Statements(claim, ins.add_cte(set_hash.cte("set_head_hash")), None)
     else:
@@ -264,9 +348,17 @@ class VerifyReport:
 async def verify(session: AsyncSession, *, batch: int = 5000) -> VerifyReport:
     """Walk every chain; report each entry that was edited, deleted or inserted."""
     report = VerifyReport()
-    heads = {r.region_code: r for r in (await session.execute(
-        select(AuditChainHead.region_code, AuditChainHead.seq, AuditChainHead.hash))).all()}
-    chains = set(heads) | set((await session.execute(select(AuditEntry.region_code).distinct())).scalars())
+    heads = {
+        r.region_code: r
+        for r in (
+            await session.execute(
+                select(AuditChainHead.region_code, AuditChainHead.seq, AuditChainHead.hash)
+            )
+        ).all()
+    }
+    chains = set(heads) | set(
+        (await session.execute(select(AuditEntry.region_code).distinct())).scalars()
+    )
     for chain in sorted(chains):
         report.chains += 1
         expected_seq, prev_hash, last_seq = 1, GENESIS, 0
@@ -276,9 +368,18 @@ async def verify(session: AsyncSession, *, batch: int = 5000) -> VerifyReport:
             # hide what is actually stored.
             rows = (
                 await session.execute(
-                    select(AuditEntry.region_code, AuditEntry.seq, AuditEntry.prev_hash, AuditEntry.hash,
-                           AuditEntry.actor, AuditEntry.action, AuditEntry.target_type, AuditEntry.target_id,
-                           AuditEntry.at, AuditEntry.details)
+                    select(
+                        AuditEntry.region_code,
+                        AuditEntry.seq,
+                        AuditEntry.prev_hash,
+                        AuditEntry.hash,
+                        AuditEntry.actor,
+                        AuditEntry.action,
+                        AuditEntry.target_type,
+                        AuditEntry.target_id,
+                        AuditEntry.at,
+                        AuditEntry.details,
+                    )
                     .where(AuditEntry.region_code == chain, AuditEntry.seq > after)
                     .order_by(AuditEntry.seq)
                     .limit(batch)
@@ -289,29 +390,73 @@ async def verify(session: AsyncSession, *, batch: int = 5000) -> VerifyReport:
             for e in rows:
                 report.entries += 1
                 if e.seq > expected_seq:
-                    missing = f"{expected_seq}" if e.seq == expected_seq + 1 else f"{expected_seq}–{e.seq - 1}"
-                    report.problems.append(Problem(chain, expected_seq, "deleted",
-                        f"链 {chain} 第 {missing} 条记录已被删除"))
+                    missing = (
+                        f"{expected_seq}"
+                        if e.seq == expected_seq + 1
+                        else f"{expected_seq}–{e.seq - 1}"
+                    )
+                    report.problems.append(
+                        Problem(
+                            chain,
+                            expected_seq,
+                            "deleted",
+                            f"链 {chain} 第 {missing} 条记录已被删除",
+                        )
+                    )
                     prev_hash = e.prev_hash  # resynchronise after the gap
                 if e.prev_hash != prev_hash:
-                    report.problems.append(Problem(chain, e.seq, "inserted",
-                        f"链 {chain} 第 {e.seq} 条记录与前一条不衔接（记录被插入或替换）"))
-                recomputed = entry_hash(region_code=e.region_code, seq=e.seq, prev_hash=e.prev_hash,
-                                        actor=e.actor, action=e.action, target_type=e.target_type,
-                                        target_id=e.target_id, at=e.at, details=e.details or {})
+                    report.problems.append(
+                        Problem(
+                            chain,
+                            e.seq,
+                            "inserted",
+                            f"链 {chain} 第 {e.seq} 条记录与前一条不衔接（记录被插入或替换）",
+                        )
+                    )
+                recomputed = entry_hash(
+                    region_code=e.region_code,
+                    seq=e.seq,
+                    prev_hash=e.prev_hash,
+                    actor=e.actor,
+                    action=e.action,
+                    target_type=e.target_type,
+                    target_id=e.target_id,
+                    at=e.at,
+                    details=e.details or {},
+                )
                 if recomputed != e.hash:
-                    report.problems.append(Problem(chain, e.seq, "edited",
-                        f"链 {chain} 第 {e.seq} 条记录内容已被修改（{e.action} {e.target_type}:{e.target_id}）"))
+                    report.problems.append(
+                        Problem(
+                            chain,
+                            e.seq,
+                            "edited",
+                            f"链 {chain} 第 {e.seq} 条记录内容已被修改（{e.action} {e.target_type}:{e.target_id}）",
+                        )
+                    )
                 prev_hash, expected_seq, last_seq = e.hash, e.seq + 1, e.seq
             after = last_seq
         head = heads.get(chain)
         if head is None:
-            report.problems.append(Problem(chain, last_seq, "head_mismatch", f"链 {chain} 缺少链头记录"))
+            report.problems.append(
+                Problem(chain, last_seq, "head_mismatch", f"链 {chain} 缺少链头记录")
+            )
         elif head.seq != last_seq or head.hash != prev_hash:
             if head.seq > last_seq:
-                report.problems.append(Problem(chain, last_seq + 1, "deleted",
-                    f"链 {chain} 末尾第 {last_seq + 1}–{head.seq} 条记录已被删除"))
+                report.problems.append(
+                    Problem(
+                        chain,
+                        last_seq + 1,
+                        "deleted",
+                        f"链 {chain} 末尾第 {last_seq + 1}–{head.seq} 条记录已被删除",
+                    )
+                )
             else:
-                report.problems.append(Problem(chain, head.seq, "head_mismatch",
-                    f"链 {chain} 链头（第 {head.seq} 条）与最后一条记录不一致"))
+                report.problems.append(
+                    Problem(
+                        chain,
+                        head.seq,
+                        "head_mismatch",
+                        f"链 {chain} 链头（第 {head.seq} 条）与最后一条记录不一致",
+                    )
+                )
     return report

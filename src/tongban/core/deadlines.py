@@ -98,7 +98,9 @@ def due_at(
     return _end_of(calendar.next_workday(d), tz)
 
 
-def working_days_left(now: dt.datetime, due: dt.datetime, calendar: WorkCalendar, *, tz: str = "Asia/Shanghai") -> int:
+def working_days_left(
+    now: dt.datetime, due: dt.datetime, calendar: WorkCalendar, *, tz: str = "Asia/Shanghai"
+) -> int:
     """Working days from today (not counted) to the due day (counted); 0 on the
     due day itself, negative once overdue. The yellow card reads this."""
     today = now.astimezone(zone(tz)).date()

@@ -118,7 +118,9 @@ FIELD_MESSAGES = {
 }
 
 
-def field_errors(errors: list[dict[str, Any]], *, strip: tuple[str, ...] = ("body", "query", "path")) -> list[dict[str, str]]:
+def field_errors(
+    errors: list[dict[str, Any]], *, strip: tuple[str, ...] = ("body", "query", "path")
+) -> list[dict[str, str]]:
     """pydantic ``errors()`` → ``[{"field": "a.0.b", "message": 中文}]``."""
     out = []
     for err in errors:

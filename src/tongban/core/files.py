@@ -88,18 +88,24 @@ def clean_name(name: str) -> str:
     return "".join(ch for ch in base if ch.isprintable())[:200]
 
 
-async def store(session: AsyncSession, data: bytes, name: str, *, account_id: int | None = None) -> StoredFile:
+async def store(
+    session: AsyncSession, data: bytes, name: str, *, account_id: int | None = None
+) -> StoredFile:
     """Store ``data`` once (by its SHA-256) and return its record."""
     limit = get_settings().media_max_mb * 1024 * 1024
     if not data:
         raise ValidationFailed("文件为空", code="file_empty")
     if len(data) > limit:
-        raise ValidationFailed(f"文件过大：最大 {get_settings().media_max_mb} MB", code="file_too_large")
+        raise ValidationFailed(
+            f"文件过大：最大 {get_settings().media_max_mb} MB", code="file_too_large"
+        )
     ctype = sniff(data, name)
     for scan in _scanners:
         finding = await scan(data, name)
         if finding:
-            raise ValidationFailed(f"文件未通过安全检查：{finding}", code="file_rejected_by_scanner")
+            raise ValidationFailed(
+                f"文件未通过安全检查：{finding}", code="file_rejected_by_scanner"
+            )
     digest = hashlib.sha256(data).hexdigest()
     existing = await session.get(StoredFile, digest)
     target = path_of(digest)
@@ -113,14 +119,22 @@ async def store(session: AsyncSession, data: bytes, name: str, *, account_id: in
         os.replace(tmp, target)
     if existing:
         return existing
-    row = StoredFile(sha256=digest, size=len(data), content_type=ctype, name=clean_name(name), uploaded_by=account_id)
+    row = StoredFile(
+        sha256=digest,
+        size=len(data),
+        content_type=ctype,
+        name=clean_name(name),
+        uploaded_by=account_id,
+    )
     session.add(row)
     await session.flush()
     return row
 
 
 async def load(session: AsyncSession, sha256: str) -> tuple[StoredFile, bytes]:
-    row = (await session.execute(select(StoredFile).where(StoredFile.sha256 == sha256))).scalar_one_or_none()
+    row = (
+        await session.execute(select(StoredFile).where(StoredFile.sha256 == sha256))
+    ).scalar_one_or_none()
     if row is None or not path_of(sha256).exists():
         raise NotFound("文件不存在", code="file_not_found")
     return row, path_of(sha256).read_bytes()

@@ -25,6 +25,7 @@ def alembic_config(url: str | None = None) -> Config:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     cfg = alembic_config()
     async with engine.begin() as conn:
+
         def _do(sync_conn: object) -> None:
             cfg.attributes["connection"] = sync_conn
             command.upgrade(cfg, revision)

@@ -116,14 +116,22 @@ async def record_event(
     """Record an event in the caller's transaction (delivered only if it commits).
     Returns the event as written (detached from the session)."""
     at = now()
-    [event_id] = await session.run_sync(record_events_sync, [(name, payload)], region_code=region_code, at=at)
-    event = OutboxEvent(id=event_id, name=name, payload=payload, created_at=at, region_code=region_code)
+    [event_id] = await session.run_sync(
+        record_events_sync, [(name, payload)], region_code=region_code, at=at
+    )
+    event = OutboxEvent(
+        id=event_id, name=name, payload=payload, created_at=at, region_code=region_code
+    )
     make_transient_to_detached(event)
     return event
 
 
 def record_events_sync(
-    session: Session, events: list[tuple[str, dict[str, Any]]], *, region_code: str, at: dt.datetime | None = None
+    session: Session,
+    events: list[tuple[str, dict[str, Any]]],
+    *,
+    region_code: str,
+    at: dt.datetime | None = None,
 ) -> list[int]:
     """Record events, in order, inside ``AsyncSession.run_sync``: the session's
     pending changes are flushed first, then one INSERT for the events and, when
@@ -131,16 +139,25 @@ def record_events_sync(
     session.flush()
     conn = session.connection()
     at = at or now()
-    rows = [{"name": n, "payload": p, "created_at": at, "region_code": region_code} for n, p in events]
+    rows = [
+        {"name": n, "payload": p, "created_at": at, "region_code": region_code} for n, p in events
+    ]
     if len(rows) == 1:
         ids = [conn.execute(_INSERT_EVENT, rows[0]).scalar_one()]
     else:
         ids = list(conn.execute(_INSERT_EVENTS, rows).scalars())
-    record_deliveries_sync(session, [(i, n) for i, (n, _p) in zip(ids, events, strict=True)], region_code=region_code, at=at)
+    record_deliveries_sync(
+        session,
+        [(i, n) for i, (n, _p) in zip(ids, events, strict=True)],
+        region_code=region_code,
+        at=at,
+    )
     return ids
 
 
-def record_deliveries_sync(session: Session, events: list[tuple[int, str]], *, region_code: str, at: dt.datetime) -> None:
+def record_deliveries_sync(
+    session: Session, events: list[tuple[int, str]], *, region_code: str, at: dt.datetime
+) -> None:
     """One delivery row per subscribed handler of each ``(event id, event name)``
     (for code that inserted the events itself); nothing when none subscribes."""
     deliveries = [

@@ -33,7 +33,9 @@ class Settings(BaseSettings):
             "`postgresql://user:pass@host:5432/db` (driven through asyncpg)."
         ),
     )
-    database_pool_size: int = Field(10, ge=1, le=200, description="Connections kept open per process.")
+    database_pool_size: int = Field(
+        10, ge=1, le=200, description="Connections kept open per process."
+    )
     database_echo: bool = Field(False, description="Log every SQL statement (development only).")
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL",
@@ -55,8 +57,13 @@ class Settings(BaseSettings):
     # --- web ----------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address `tongban serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `tongban serve` listens on.")
-    web_workers: int = Field(1, ge=1, le=64, description="Server processes started by `tongban serve`.")
-    base_url: str = Field("", description="Public address of the platform, used in printed links and QR codes; empty derives it from host and port.")
+    web_workers: int = Field(
+        1, ge=1, le=64, description="Server processes started by `tongban serve`."
+    )
+    base_url: str = Field(
+        "",
+        description="Public address of the platform, used in printed links and QR codes; empty derives it from host and port.",
+    )
     secret_key: str = Field(
         "",
         description=(
@@ -65,31 +72,52 @@ class Settings(BaseSettings):
             "when several servers share a database)."
         ),
     )
-    cookie_secure: bool = Field(False, description="Send session cookies only over HTTPS (set true behind TLS).")
-    session_hours: int = Field(8, ge=1, le=720, description="Idle lifetime of a signed-in session, in hours.")
-    login_max_failures: int = Field(5, ge=1, le=100, description="Failed sign-ins in a row before the account is locked.")
-    login_lock_minutes: int = Field(15, ge=1, le=1440, description="How long a locked account stays locked.")
+    cookie_secure: bool = Field(
+        False, description="Send session cookies only over HTTPS (set true behind TLS)."
+    )
+    session_hours: int = Field(
+        8, ge=1, le=720, description="Idle lifetime of a signed-in session, in hours."
+    )
+    login_max_failures: int = Field(
+        5, ge=1, le=100, description="Failed sign-ins in a row before the account is locked."
+    )
+    login_lock_minutes: int = Field(
+        15, ge=1, le=1440, description="How long a locked account stays locked."
+    )
     sms_channel: Literal["log", "none"] = Field(
         "log",
         description="Where one-time SMS codes go. `log` writes them to the server log (development); production plugs in a gateway.",
     )
-    sms_code_minutes: int = Field(5, ge=1, le=60, description="Validity of an SMS one-time code, in minutes.")
-    timezone: str = Field("Asia/Shanghai", description="Zone for display and working-day arithmetic; storage is UTC.")
+    sms_code_minutes: int = Field(
+        5, ge=1, le=60, description="Validity of an SMS one-time code, in minutes."
+    )
+    timezone: str = Field(
+        "Asia/Shanghai", description="Zone for display and working-day arithmetic; storage is UTC."
+    )
 
     # --- work after the request ----------------------------------------------
     embedded_worker: bool = Field(
         True,
         description="Run the event-outbox worker and scheduled jobs inside the web process. Set false when `tongban worker` runs separately.",
     )
-    outbox_max_attempts: int = Field(8, ge=1, le=100, description="Delivery attempts before an event is parked as failed.")
-    outbox_backoff_seconds: float = Field(2.0, gt=0, description="First retry delay; doubles each attempt (capped at one hour).")
+    outbox_max_attempts: int = Field(
+        8, ge=1, le=100, description="Delivery attempts before an event is parked as failed."
+    )
+    outbox_backoff_seconds: float = Field(
+        2.0, gt=0, description="First retry delay; doubles each attempt (capped at one hour)."
+    )
     outbox_batch_size: int = Field(50, ge=1, le=1000, description="Events claimed per worker poll.")
     outbox_poll_seconds: float = Field(1.0, gt=0, description="Worker poll interval when idle.")
     outbox_retention_days: int = Field(
         30, ge=0, le=3650,
         description="Delivered outbox deliveries older than this many days are deleted by the daily job `core.outbox_purge` (the events themselves are kept); 0 keeps them forever. Failed and pending deliveries are never deleted.",
     )  # fmt: skip
-    leader_lease_seconds: int = Field(30, ge=5, le=3600, description="Lease of the scheduler leader; another worker takes over after it lapses.")
+    leader_lease_seconds: int = Field(
+        30,
+        ge=5,
+        le=3600,
+        description="Lease of the scheduler leader; another worker takes over after it lapses.",
+    )
 
     # --- operations --------------------------------------------------------
     catalogue_base_code_scheme: Literal["gbt39046", "free"] = Field(
@@ -97,12 +125,19 @@ class Settings(BaseSettings):
         description="How 基本编码 are validated: `gbt39046` (12 characters: scope, type, main item, sub-item) or `free` (any 4–40 letters, digits and dashes, for provincial codes that differ).",
     )
     catalogue_impl_code_scheme: Literal["auto", "gbt39046", "sichuan"] = Field(
-        "auto", description="How 实施编码 are parsed: `gbt39046` (credit code + level + base code), `sichuan` (dash-separated, as sczwfw.gov.cn), or `auto` (either)."
+        "auto",
+        description="How 实施编码 are parsed: `gbt39046` (credit code + level + base code), `sichuan` (dash-separated, as sczwfw.gov.cn), or `auto` (either).",
     )
     catalogue_block_inconsistent_publish: bool = Field(
-        False, description="Refuse to publish an implementation entry that differs from its base item where the standard requires sameness (同标同源); when false the differences are reported only."
+        False,
+        description="Refuse to publish an implementation entry that differs from its base item where the standard requires sameness (同标同源); when false the differences are reported only.",
     )
-    supervision_yellow_days: int = Field(1, ge=0, le=30, description="电子监察: a case due within this many working days gets a yellow card (local rule, STANDARDS §3 [S]).")
+    supervision_yellow_days: int = Field(
+        1,
+        ge=0,
+        le=30,
+        description="电子监察: a case due within this many working days gets a yellow card (local rule, STANDARDS §3 [S]).",
+    )
     licence_algorithm: Literal["sm2", "ed25519"] = Field(
         "sm2",
         description=(
@@ -120,7 +155,9 @@ class Settings(BaseSettings):
             "and keep it out of the database backups. Never logged."
         ),
     )
-    licence_seal_years: int = Field(5, ge=1, le=30, description="电子证照: validity of a new electronic seal, in years.")
+    licence_seal_years: int = Field(
+        5, ge=1, le=30, description="电子证照: validity of a new electronic seal, in years."
+    )
     licence_verify_log_batch_ms: int = Field(
         200,
         ge=0,
@@ -131,11 +168,21 @@ class Settings(BaseSettings):
             "licence change."
         ),
     )
-    search_provider_modules: str = Field("", description="Extra modules (comma-separated) that register search providers, besides every package's `search_provider.py` (a deployment's own, e.g. a departmental system's documents).")
-    media_max_mb: int = Field(20, ge=1, le=500, description="Largest uploaded file (blank forms, samples, case materials), in MB.")
+    search_provider_modules: str = Field(
+        "",
+        description="Extra modules (comma-separated) that register search providers, besides every package's `search_provider.py` (a deployment's own, e.g. a departmental system's documents).",
+    )
+    media_max_mb: int = Field(
+        20,
+        ge=1,
+        le=500,
+        description="Largest uploaded file (blank forms, samples, case materials), in MB.",
+    )
     log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
     log_json: bool = Field(True, description="Write logs as one JSON object per line.")
-    demo_mode: bool = Field(False, description="Show the demo banner and the demo accounts on the sign-in page.")
+    demo_mode: bool = Field(
+        False, description="Show the demo banner and the demo accounts on the sign-in page."
+    )
 
     @field_validator("log_level")
     @classmethod

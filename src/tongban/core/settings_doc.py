@@ -23,7 +23,9 @@ def render_markdown() -> str:
         shown = "" if default is PydanticUndefined else str(default)
         if shown == "":
             shown = '""' if default == "" else "—"
-        ann = getattr(field.annotation, "__name__", None) or str(field.annotation).replace("typing.", "")
+        ann = getattr(field.annotation, "__name__", None) or str(field.annotation).replace(
+            "typing.", ""
+        )
         desc = (field.description or "").replace("|", "\\|")
         lines.append(f"| `TONGBAN_{name.upper()}` | {ann} | `{shown}` | {desc} |")
     lines.append("")

@@ -103,7 +103,9 @@ class WorkCalendar:
             day += dt.timedelta(days=1)
         return day
 
-    def add_workdays(self, day: dt.date, n: int, *, skip: Callable[[dt.date], bool] | None = None) -> dt.date:
+    def add_workdays(
+        self, day: dt.date, n: int, *, skip: Callable[[dt.date], bool] | None = None
+    ) -> dt.date:
         """The n-th working day after ``day`` (``day`` itself not counted); days
         for which ``skip`` is true are not counted either."""
         d = day

@@ -33,7 +33,9 @@ from tongban.identity.models import Account, Enterprise, EnterpriseAgent, Person
 FULL_IDENTIFIER_ROLES = frozenset({"clerk", "approver", "platform_admin"})
 # Roles that oversee a whole region rather than one department.
 REGION_WIDE_ROLES = frozenset({"platform_admin", "supervisor", "leader", "dispatcher"})
-STAFF_WRITE_ROLES = frozenset({"clerk", "approver", "dept_admin", "supervisor", "dispatcher", "platform_admin"})
+STAFF_WRITE_ROLES = frozenset(
+    {"clerk", "approver", "dept_admin", "supervisor", "dispatcher", "platform_admin"}
+)
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,9 @@ class Actor:
         return bool(self.roles & REGION_WIDE_ROLES)
 
 
-SYSTEM = Actor(kind="system", account_id=None, display_name="系统", region_code="000000000000", via="system")
+SYSTEM = Actor(
+    kind="system", account_id=None, display_name="系统", region_code="000000000000", via="system"
+)
 
 
 def require_write(actor: Actor) -> None:
@@ -121,7 +125,9 @@ def scope_persons(actor: Actor, stmt: Select[Any]) -> Select[Any]:
 
 
 async def access_person(session: AsyncSession, actor: Actor, person_id: int) -> Person:
-    row = (await session.execute(scope_persons(actor, select(Person).where(Person.id == person_id)))).scalar_one_or_none()
+    row = (
+        await session.execute(scope_persons(actor, select(Person).where(Person.id == person_id)))
+    ).scalar_one_or_none()
     if row is None:
         raise NotFound()
     return row
@@ -152,7 +158,12 @@ async def can_act_for_enterprise(session: AsyncSession, actor: Actor, enterprise
     """May this applicant file and sign for the enterprise now?"""
     if actor.kind != "person" or actor.person_id is None:
         return False
-    stmt = select(exists().where(Enterprise.id == enterprise_id, Enterprise.id.in_(_represented_enterprises(actor.person_id))))
+    stmt = select(
+        exists().where(
+            Enterprise.id == enterprise_id,
+            Enterprise.id.in_(_represented_enterprises(actor.person_id)),
+        )
+    )
     return bool((await session.execute(stmt)).scalar())
 
 
@@ -164,7 +175,9 @@ def scope_agents(actor: Actor, stmt: Select[Any]) -> Select[Any]:
         return stmt.where(
             or_(
                 EnterpriseAgent.person_id == actor.person_id,
-                EnterpriseAgent.enterprise_id.in_(select(Enterprise.id).where(Enterprise.legal_rep_id == actor.person_id)),
+                EnterpriseAgent.enterprise_id.in_(
+                    select(Enterprise.id).where(Enterprise.legal_rep_id == actor.person_id)
+                ),
             )
         )
     if actor.kind == "staff":
@@ -173,7 +186,11 @@ def scope_agents(actor: Actor, stmt: Select[Any]) -> Select[Any]:
 
 
 async def access_agent(session: AsyncSession, actor: Actor, agent_id: int) -> EnterpriseAgent:
-    row = (await session.execute(scope_agents(actor, select(EnterpriseAgent).where(EnterpriseAgent.id == agent_id)))).scalar_one_or_none()
+    row = (
+        await session.execute(
+            scope_agents(actor, select(EnterpriseAgent).where(EnterpriseAgent.id == agent_id))
+        )
+    ).scalar_one_or_none()
     if row is None:
         raise NotFound()
     return row
@@ -189,14 +206,20 @@ def scope_accounts(actor: Actor, stmt: Select[Any]) -> Select[Any]:
     if actor.kind == "staff" and "platform_admin" in actor.roles:
         return stmt.where(or_(own, scope.in_subtree(Account.region_code, actor.region_code)))
     if actor.kind == "staff" and "dept_admin" in actor.roles and actor.department_id is not None:
-        return stmt.where(or_(own, and_(Account.kind == "staff", Account.department_id == actor.department_id)))
+        return stmt.where(
+            or_(own, and_(Account.kind == "staff", Account.department_id == actor.department_id))
+        )
     if actor.account_id is not None:
         return stmt.where(own)
     return stmt.where(false())
 
 
 async def access_account(session: AsyncSession, actor: Actor, account_id: int) -> Account:
-    row = (await session.execute(scope_accounts(actor, select(Account).where(Account.id == account_id)))).scalar_one_or_none()
+    row = (
+        await session.execute(
+            scope_accounts(actor, select(Account).where(Account.id == account_id))
+        )
+    ).scalar_one_or_none()
     if row is None:
         raise NotFound()
     return row
@@ -205,7 +228,9 @@ async def access_account(session: AsyncSession, actor: Actor, account_id: int) -
 # --- department-owned records (cases and the like, used by later domains) -------------
 
 
-def scope_department_records(actor: Actor, stmt: Select[Any], *, region_col: Any, department_col: Any) -> Select[Any]:
+def scope_department_records(
+    actor: Actor, stmt: Select[Any], *, region_col: Any, department_col: Any
+) -> Select[Any]:
     """Records owned by a department: staff see their department's records in
     their region subtree; region-wide roles see the whole subtree."""
     if actor.kind != "staff":

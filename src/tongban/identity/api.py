@@ -38,10 +38,24 @@ router = APIRouter(tags=["身份认证"])
 def set_session_cookies(request: Request, response: Response, signed: service.SignedIn) -> None:
     settings = request.app.state.settings
     max_age = settings.session_hours * 3600
-    response.set_cookie(SESSION_COOKIE, signed.token, max_age=max_age, httponly=True, samesite="lax",
-                        secure=settings.cookie_secure, path="/")
-    response.set_cookie(CSRF_COOKIE, signed.csrf_token, max_age=max_age, httponly=True, samesite="lax",
-                        secure=settings.cookie_secure, path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        signed.token,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        path="/",
+    )
+    response.set_cookie(
+        CSRF_COOKIE,
+        signed.csrf_token,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        path="/",
+    )
 
 
 def client_ip(request: Request) -> str:
@@ -51,12 +65,22 @@ def client_ip(request: Request) -> str:
 @router.post("/auth/login", summary="用户名密码登录")
 async def login(body: LoginRequest, request: Request, response: Response, session: DB) -> dict:
     signed = await service.sign_in_password(
-        session, username=body.username, password=body.password, ip=client_ip(request),
-        user_agent=request.headers.get("user-agent", ""), settings=request.app.state.settings)
+        session,
+        username=body.username,
+        password=body.password,
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent", ""),
+        settings=request.app.state.settings,
+    )
     set_session_cookies(request, response, signed)
-    actor = await service.actor_for_account(session, signed.account, via="session", csrf_token=signed.csrf_token)
-    return {"account": account_read(actor).model_dump(), "csrf_token": signed.csrf_token,
-            "expires_at": signed.expires_at.isoformat()}
+    actor = await service.actor_for_account(
+        session, signed.account, via="session", csrf_token=signed.csrf_token
+    )
+    return {
+        "account": account_read(actor).model_dump(),
+        "csrf_token": signed.csrf_token,
+        "expires_at": signed.expires_at.isoformat(),
+    }
 
 
 @router.post("/auth/logout", summary="退出登录")
@@ -71,19 +95,32 @@ async def logout(request: Request, response: Response, session: DB) -> dict:
 
 @router.post("/auth/sms/send", summary="发送短信验证码")
 async def sms_send(body: SmsSendRequest, request: Request, session: DB) -> dict:
-    await service.send_sms_code(session, phone=body.phone, secret=request.app.state.secret_key,
-                                settings=request.app.state.settings)
+    await service.send_sms_code(
+        session,
+        phone=body.phone,
+        secret=request.app.state.secret_key,
+        settings=request.app.state.settings,
+    )
     return {"ok": True, "message": "如该号码已注册，验证码已发送"}
 
 
 @router.post("/auth/sms/login", summary="短信验证码登录")
-async def sms_login(body: SmsLoginRequest, request: Request, response: Response, session: DB) -> dict:
-    signed = await service.sign_in_sms(session, phone=body.phone, code=body.code,
-                                       secret=request.app.state.secret_key, ip=client_ip(request),
-                                       user_agent=request.headers.get("user-agent", ""),
-                                       settings=request.app.state.settings)
+async def sms_login(
+    body: SmsLoginRequest, request: Request, response: Response, session: DB
+) -> dict:
+    signed = await service.sign_in_sms(
+        session,
+        phone=body.phone,
+        code=body.code,
+        secret=request.app.state.secret_key,
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent", ""),
+        settings=request.app.state.settings,
+    )
     set_session_cookies(request, response, signed)
-    actor = await service.actor_for_account(session, signed.account, via="session", csrf_token=signed.csrf_token)
+    actor = await service.actor_for_account(
+        session, signed.account, via="session", csrf_token=signed.csrf_token
+    )
     return {"account": account_read(actor).model_dump(), "csrf_token": signed.csrf_token}
 
 
@@ -101,12 +138,14 @@ async def my_records(request: Request) -> ORJSONResponse:
         recs = await repository.get_my_records_on(conn, actor)
         await conn.commit()  # keeps a session-expiry refresh, if one was written
     person = recs["person"]
-    return ORJSONResponse({
-        "account": account_dict(actor),
-        "person": person_dict(person, actor) if person else None,
-        "enterprises": [enterprise_dict(e) for e in recs["enterprises"]],
-        "agents": [agent_dict(a) for a in recs["agents"]],
-    })
+    return ORJSONResponse(
+        {
+            "account": account_dict(actor),
+            "person": person_dict(person, actor) if person else None,
+            "enterprises": [enterprise_dict(e) for e in recs["enterprises"]],
+            "agents": [agent_dict(a) for a in recs["agents"]],
+        }
+    )
 
 
 @router.put("/me/preferences", summary="显示设置（长者模式、繁体显示）")
@@ -121,13 +160,18 @@ async def update_preferences(body: PreferenceUpdate, actor: CurrentActor, sessio
 
 @router.get("/persons", summary="自然人列表（按数据权限）", response_model=Page[PersonRead])
 async def list_persons(
-    actor: CurrentActor, session: DB,
+    actor: CurrentActor,
+    session: DB,
     q: Annotated[str, Query(max_length=50, description="姓名，或完整的身份号码/手机号")] = "",
-    region: Annotated[str | None, Query(pattern=r"^\d{12}$", description="行政区划代码（12位）")] = None,
+    region: Annotated[
+        str | None, Query(pattern=r"^\d{12}$", description="行政区划代码（12位）")
+    ] = None,
     after: Annotated[int | None, Query(ge=0)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Page[PersonRead]:
-    rows, nxt = await repository.get_persons(session, actor, q=q.strip(), region_code=region, after=after, limit=limit)
+    rows, nxt = await repository.get_persons(
+        session, actor, q=q.strip(), region_code=region, after=after, limit=limit
+    )
     return Page[PersonRead](items=[person_read(p, actor) for p in rows], next_after=nxt)
 
 
@@ -136,20 +180,29 @@ async def get_person(person_id: int, actor: CurrentActor, session: DB) -> Person
     person = await access.access_person(session, actor, person_id)
     if actor.sees_full_identifiers and actor.kind == "staff":
         # Reading a full identity number is personal-data access: logged (个人信息保护法).
-        await audit.record(session, actor=actor.ref, action="person.viewed", target_type="person",
-                           target_id=person.id, region_code=person.region_code)
+        await audit.record(
+            session,
+            actor=actor.ref,
+            action="person.viewed",
+            target_type="person",
+            target_id=person.id,
+            region_code=person.region_code,
+        )
     return person_read(person, actor)
 
 
 @router.get("/enterprises", summary="法人列表（按数据权限）", response_model=Page[EnterpriseRead])
 async def list_enterprises(
-    actor: CurrentActor, session: DB,
+    actor: CurrentActor,
+    session: DB,
     q: Annotated[str, Query(max_length=100)] = "",
     region: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
     after: Annotated[int | None, Query(ge=0)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Page[EnterpriseRead]:
-    rows, nxt = await repository.get_enterprises(session, actor, q=q.strip(), region_code=region, after=after, limit=limit)
+    rows, nxt = await repository.get_enterprises(
+        session, actor, q=q.strip(), region_code=region, after=after, limit=limit
+    )
     return Page[EnterpriseRead](items=[enterprise_read(e) for e in rows], next_after=nxt)
 
 
@@ -158,14 +211,23 @@ async def get_enterprise(enterprise_id: int, actor: CurrentActor, session: DB) -
     return enterprise_read(await access.access_enterprise(session, actor, enterprise_id))
 
 
-@router.post("/enterprises/{enterprise_id}/agents", summary="法定代表人授权经办人", response_model=AgentRead,
-             status_code=201)
-async def create_agent(enterprise_id: int, body: AgentCreate, actor: CurrentActor, session: DB) -> AgentRead:
+@router.post(
+    "/enterprises/{enterprise_id}/agents",
+    summary="法定代表人授权经办人",
+    response_model=AgentRead,
+    status_code=201,
+)
+async def create_agent(
+    enterprise_id: int, body: AgentCreate, actor: CurrentActor, session: DB
+) -> AgentRead:
     person = await repository.get_by_id_number(session, body.id_number)
     if person is None:
-        raise NotFound("未找到该公民身份号码对应的实名用户，请经办人先完成注册", code="agent_person_not_found")
-    row = await service.authorise_agent(session, actor, enterprise_id=enterprise_id, agent=person,
-                                        valid_until=body.valid_until)
+        raise NotFound(
+            "未找到该公民身份号码对应的实名用户，请经办人先完成注册", code="agent_person_not_found"
+        )
+    row = await service.authorise_agent(
+        session, actor, enterprise_id=enterprise_id, agent=person, valid_until=body.valid_until
+    )
     return agent_read(row)
 
 

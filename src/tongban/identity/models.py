@@ -101,7 +101,9 @@ class Account(RegionScoped, Base):
 class AccountRole(Base):
     __tablename__ = "account_role"
 
-    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), primary_key=True
+    )
     role: Mapped[str] = mapped_column(String(20), primary_key=True)
 
 
@@ -112,7 +114,9 @@ class WebSession(RegionScoped, Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
     csrf_token: Mapped[str] = mapped_column(String(64))
     method: Mapped[str] = mapped_column(String(10))  # password | sms
     created_at: Mapped[dt.datetime] = mapped_column(default=now)
@@ -139,7 +143,9 @@ class ApiToken(RegionScoped, Base):
     __tablename__ = "api_token"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    client_id: Mapped[int] = mapped_column(ForeignKey("api_client.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("api_client.id", ondelete="CASCADE"), index=True
+    )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))  # shown to admins to tell tokens apart
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)

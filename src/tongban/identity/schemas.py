@@ -88,27 +88,51 @@ class Page(BaseModel, Generic[T]):
 
 
 def account_read(actor: Actor) -> AccountRead:
-    return AccountRead(id=actor.account_id, kind=actor.kind, display_name=actor.display_name,
-                       region_code=actor.region_code, roles=sorted(actor.roles),
-                       department_id=actor.department_id, preferences=actor.preferences)
+    return AccountRead(
+        id=actor.account_id,
+        kind=actor.kind,
+        display_name=actor.display_name,
+        region_code=actor.region_code,
+        roles=sorted(actor.roles),
+        department_id=actor.department_id,
+        preferences=actor.preferences,
+    )
 
 
 def person_read(p: Person, actor: Actor) -> PersonRead:
     full = actor.sees_full_identifiers
-    return PersonRead(id=p.id, name=p.name, id_number=p.id_number if full else mask_resident_id(p.id_number),
-                      phone=(p.phone if full else mask_phone(p.phone)) if p.phone else None,
-                      region_code=p.region_code, real_name_level=p.real_name_level, is_demo=p.is_demo)
+    return PersonRead(
+        id=p.id,
+        name=p.name,
+        id_number=p.id_number if full else mask_resident_id(p.id_number),
+        phone=(p.phone if full else mask_phone(p.phone)) if p.phone else None,
+        region_code=p.region_code,
+        real_name_level=p.real_name_level,
+        is_demo=p.is_demo,
+    )
 
 
 def enterprise_read(e: Enterprise) -> EnterpriseRead:
     # A credit code is public information (国家企业信用信息公示系统): never masked.
-    return EnterpriseRead(id=e.id, credit_code=e.credit_code, name=e.name, region_code=e.region_code,
-                          legal_rep_id=e.legal_rep_id, is_demo=e.is_demo)
+    return EnterpriseRead(
+        id=e.id,
+        credit_code=e.credit_code,
+        name=e.name,
+        region_code=e.region_code,
+        legal_rep_id=e.legal_rep_id,
+        is_demo=e.is_demo,
+    )
 
 
 def agent_read(a: EnterpriseAgent) -> AgentRead:
-    return AgentRead(id=a.id, enterprise_id=a.enterprise_id, person_id=a.person_id, valid_from=a.valid_from,
-                     valid_until=a.valid_until, revoked_at=a.revoked_at)
+    return AgentRead(
+        id=a.id,
+        enterprise_id=a.enterprise_id,
+        person_id=a.person_id,
+        valid_from=a.valid_from,
+        valid_until=a.valid_until,
+        revoked_at=a.revoked_at,
+    )
 
 
 # Plain-dict renderings for hot read paths (same fields and masking as the
@@ -116,24 +140,47 @@ def agent_read(a: EnterpriseAgent) -> AgentRead:
 
 
 def account_dict(actor: Actor) -> dict:
-    return {"id": actor.account_id, "kind": actor.kind, "display_name": actor.display_name,
-            "region_code": actor.region_code, "roles": sorted(actor.roles),
-            "department_id": actor.department_id, "preferences": actor.preferences}
+    return {
+        "id": actor.account_id,
+        "kind": actor.kind,
+        "display_name": actor.display_name,
+        "region_code": actor.region_code,
+        "roles": sorted(actor.roles),
+        "department_id": actor.department_id,
+        "preferences": actor.preferences,
+    }
 
 
 def person_dict(p: Any, actor: Actor) -> dict:
     full = actor.sees_full_identifiers
-    return {"id": p.id, "name": p.name, "id_number": p.id_number if full else mask_resident_id(p.id_number),
-            "phone": (p.phone if full else mask_phone(p.phone)) if p.phone else None,
-            "region_code": p.region_code, "real_name_level": p.real_name_level, "is_demo": p.is_demo}
+    return {
+        "id": p.id,
+        "name": p.name,
+        "id_number": p.id_number if full else mask_resident_id(p.id_number),
+        "phone": (p.phone if full else mask_phone(p.phone)) if p.phone else None,
+        "region_code": p.region_code,
+        "real_name_level": p.real_name_level,
+        "is_demo": p.is_demo,
+    }
 
 
 def enterprise_dict(e: Any) -> dict:
-    return {"id": e.id, "credit_code": e.credit_code, "name": e.name, "region_code": e.region_code,
-            "legal_rep_id": e.legal_rep_id, "is_demo": e.is_demo}
+    return {
+        "id": e.id,
+        "credit_code": e.credit_code,
+        "name": e.name,
+        "region_code": e.region_code,
+        "legal_rep_id": e.legal_rep_id,
+        "is_demo": e.is_demo,
+    }
 
 
 def agent_dict(a: Any) -> dict:
-    return {"id": a.id, "enterprise_id": a.enterprise_id, "person_id": a.person_id,
-            "valid_from": a.valid_from.isoformat(), "valid_until": a.valid_until.isoformat(),
-            "revoked_at": a.revoked_at.isoformat() if a.revoked_at else None}
+    return {
+        "id": a.id,
+        "enterprise_id": a.enterprise_id,
+        "person_id": a.person_id,
+        "valid_from": a.valid_from.isoformat(),
+        "valid_until": a.valid_until.isoformat(),
+        "revoked_at": a.revoked_at.isoformat() if a.revoked_at else None,
+    }

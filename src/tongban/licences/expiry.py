@@ -396,9 +396,7 @@ async def confirm_renewal(session: AsyncSession, actor: Actor, renewal_id: int) 
         lt = await session.get(LicenceType, lic.licence_type_id)
         if lt is not None and (lt.auto_renewal or {}).get("instant"):
             # 自动办理 with an instant-approval rule: decided at once (秒批)
-            case = await cases_service.decide_instantly(
-                session, case.id, rule=f"{lt.name}到期续期"
-            )
+            case = await cases_service.decide_instantly(session, case.id, rule=f"{lt.name}到期续期")
     r.status, r.case_id, r.decided_by, r.decided_at = "submitted", case.id, actor.account_id, now()
     await session.flush()
     return case

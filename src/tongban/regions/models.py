@@ -68,7 +68,9 @@ class Department(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     region_code: Mapped[str] = mapped_column(ForeignKey("region.code"), index=True)
-    credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)  # None: source had no valid one
+    credit_code: Mapped[str | None] = mapped_column(
+        String(18), unique=True
+    )  # None: source had no valid one
     name: Mapped[str] = mapped_column(String(100))
     short_name: Mapped[str] = mapped_column(String(40))
     kind: Mapped[str] = mapped_column(String(40), default="")  # e.g. 市场监管, 公安

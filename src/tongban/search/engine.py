@@ -90,7 +90,9 @@ def discover_providers() -> list[str]:
     # deployment's own providers.
     from tongban.core.settings import get_settings
 
-    for name in filter(None, (m.strip() for m in get_settings().search_provider_modules.split(","))):
+    for name in filter(
+        None, (m.strip() for m in get_settings().search_provider_modules.split(","))
+    ):
         try:
             importlib.import_module(name)
             loaded.append(name)

@@ -266,9 +266,18 @@ async def search_page(
     if q:
         region = request.cookies.get("tongban_region") or None
         result = await service.search(
-            get_engine(request.app), q=q, kind=kind or None, region=region, page=page_no, actor=actor
+            get_engine(request.app),
+            q=q,
+            kind=kind or None,
+            region=region,
+            page=page_no,
+            actor=actor,
         )
-    return page(request, "search/results.html", {"q": q, "kind": kind, "result": result, "kinds": KIND_LABELS})
+    return page(
+        request,
+        "search/results.html",
+        {"q": q, "kind": kind, "result": result, "kinds": KIND_LABELS},
+    )
 
 
 @router.get("/search/go", include_in_schema=False)
@@ -284,7 +293,9 @@ async def search_go(
     engine = get_engine(request.app)
     snap = await engine.current()
     url = snap.url_of(kind, key)
-    with contextlib.suppress(NotFound):  # an expired search id: still take the person where they wanted to go
+    with contextlib.suppress(
+        NotFound
+    ):  # an expired search id: still take the person where they wanted to go
         await service.record_click(session, engine, search_id=sid, kind=kind, key=key, actor=actor)
     if not url or not url.startswith("/"):
         raise NotFound("该搜索结果不存在", code="result_not_found")
@@ -292,7 +303,11 @@ async def search_go(
 
 
 @router.get("/search/suggest-options", response_class=HTMLResponse, include_in_schema=False)
-async def suggest_options(request: Request, q: Annotated[str, Query(max_length=100)] = "") -> HTMLResponse:
+async def suggest_options(
+    request: Request, q: Annotated[str, Query(max_length=100)] = ""
+) -> HTMLResponse:
     """Autocomplete as <option> elements for the search box's datalist (htmx)."""
-    items = await service.suggest(get_engine(request.app), q=q.strip(), limit=8) if q.strip() else []
+    items = (
+        await service.suggest(get_engine(request.app), q=q.strip(), limit=8) if q.strip() else []
+    )
     return page(request, "search/_suggest_options.html", {"items": items})

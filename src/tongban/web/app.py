@@ -30,7 +30,9 @@ log = logging.getLogger("tongban.web")
 
 REQUESTS = Counter("tongban_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
-    "tongban_http_request_seconds", "HTTP request latency", ["method", "route"],
+    "tongban_http_request_seconds",
+    "HTTP request latency",
+    ["method", "route"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 
@@ -83,16 +85,27 @@ class RequestContextMiddleware:
             method = scope["method"]
             counter = self._counters.get((method, path, status))
             if counter is None:
-                counter = self._counters[(method, path, status)] = REQUESTS.labels(method, path, str(status))
+                counter = self._counters[(method, path, status)] = REQUESTS.labels(
+                    method, path, str(status)
+                )
             timer = self._timers.get((method, path))
             if timer is None:
                 timer = self._timers[(method, path)] = LATENCY.labels(method, path)
             counter.inc()
             timer.observe(elapsed)
             if log.isEnabledFor(logging.INFO):
-                log.info("request", extra={"fields": {
-                    "method": method, "path": scope["path"], "route": path,
-                    "status": status, "ms": round(elapsed * 1000, 2)}})
+                log.info(
+                    "request",
+                    extra={
+                        "fields": {
+                            "method": method,
+                            "path": scope["path"],
+                            "route": path,
+                            "status": status,
+                            "ms": round(elapsed * 1000, 2),
+                        }
+                    },
+                )
             tlog.request_id_var.reset(token)
 
 
@@ -121,7 +134,11 @@ class HotRoutes:
                     self.routes[(method, route.path)] = route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = self.routes.get((scope.get("method"), scope["path"])) if scope["type"] == "http" else None
+        route = (
+            self.routes.get((scope.get("method"), scope["path"]))
+            if scope["type"] == "http"
+            else None
+        )
         if route is None:
             await self.app(scope, receive, send)
             return
@@ -157,19 +174,23 @@ def hot_routes() -> list[Route]:
         if not token:
             raise NotAuthenticated()
         async with raw_connection(request) as conn:
-            found = await service.resolve_session_raw(conn, token, settings=request.app.state.settings)
+            found = await service.resolve_session_raw(
+                conn, token, settings=request.app.state.settings
+            )
             if found is None:
                 raise NotAuthenticated()
             actor, person = found
             recs = await repository.get_my_records_raw(conn, actor, person)
         request.state.actor = actor
         person = recs["person"]
-        return ORJSONResponse({
-            "account": account_dict(actor),
-            "person": person_dict(person, actor) if person else None,
-            "enterprises": [enterprise_dict(e) for e in recs["enterprises"]],
-            "agents": [agent_dict(a) for a in recs["agents"]],
-        })
+        return ORJSONResponse(
+            {
+                "account": account_dict(actor),
+                "person": person_dict(person, actor) if person else None,
+                "enterprises": [enterprise_dict(e) for e in recs["enterprises"]],
+                "agents": [agent_dict(a) for a in recs["agents"]],
+            }
+        )
 
     from tongban.cases import submit_hot, worklist_hot
     from tongban.licences import api as licences_api
@@ -185,7 +206,10 @@ def hot_routes() -> list[Route]:
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or ("application/json" in request.headers.get("accept", "") and "text/html" not in request.headers.get("accept", ""))
+    return request.url.path.startswith("/api/") or (
+        "application/json" in request.headers.get("accept", "")
+        and "text/html" not in request.headers.get("accept", "")
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -197,20 +221,32 @@ def install_error_handlers(app: FastAPI) -> None:
         return await render_error(request, exc)
 
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        err = AppError("提交的内容不符合要求，请检查后重新提交", code="validation_failed", status=422,
-                       details=field_errors(exc.errors()))
+        err = AppError(
+            "提交的内容不符合要求，请检查后重新提交",
+            code="validation_failed",
+            status=422,
+            details=field_errors(exc.errors()),
+        )
         return await app_error(request, err)
 
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        messages = {404: ("not_found", "页面或记录不存在"), 405: ("method_not_allowed", "不支持该请求方式"),
-                    401: ("not_authenticated", "请先登录"), 403: ("permission_denied", "您没有执行此操作的权限"),
-                    413: ("too_large", "提交的内容过大")}
-        code, msg = messages.get(exc.status_code, ("http_error", str(exc.detail) if exc.detail else "请求无法处理"))
+        messages = {
+            404: ("not_found", "页面或记录不存在"),
+            405: ("method_not_allowed", "不支持该请求方式"),
+            401: ("not_authenticated", "请先登录"),
+            403: ("permission_denied", "您没有执行此操作的权限"),
+            413: ("too_large", "提交的内容过大"),
+        }
+        code, msg = messages.get(
+            exc.status_code, ("http_error", str(exc.detail) if exc.detail else "请求无法处理")
+        )
         return await app_error(request, AppError(msg, code=code, status=exc.status_code))
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error")
-        return await app_error(request, AppError("系统繁忙，请稍后再试", code="internal_error", status=500))
+        return await app_error(
+            request, AppError("系统繁忙，请稍后再试", code="internal_error", status=500)
+        )
 
     app.add_exception_handler(AppError, app_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
@@ -245,7 +281,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             app.state.worker_stop = asyncio.Event()
             worker_task = asyncio.create_task(
-                run_worker(app.state.sessionmaker, settings, stop=app.state.worker_stop, embedded=True)
+                run_worker(
+                    app.state.sessionmaker, settings, stop=app.state.worker_stop, embedded=True
+                )
             )
         try:
             yield
@@ -310,7 +348,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from tongban.cases import pages as cases_pages
 
     cases_hooks.install()  # the online entry (/apply/{id}) files cases
-    app.include_router(cases_pages.router)  # before web_pages: /workbench/supervision is the real page now
+    app.include_router(
+        cases_pages.router
+    )  # before web_pages: /workbench/supervision is the real page now
     app.include_router(identity_pages.router)
     app.include_router(admin_pages.router)
     app.include_router(web_pages.router)

@@ -29,10 +29,17 @@ PREF_COOKIE = "tongban_prefs"  # "e1.hant" style: elderly flag and script
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    dirs = [PKG / "web" / "templates", *sorted(p for p in PKG.glob("*/templates") if p.parent.name != "web")]
-    env = Environment(loader=ChoiceLoader([FileSystemLoader(str(d)) for d in dirs]),
-                      autoescape=select_autoescape(["html"]), enable_async=False, trim_blocks=True,
-                      lstrip_blocks=True)
+    dirs = [
+        PKG / "web" / "templates",
+        *sorted(p for p in PKG.glob("*/templates") if p.parent.name != "web"),
+    ]
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(str(d)) for d in dirs]),
+        autoescape=select_autoescape(["html"]),
+        enable_async=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["localtime"] = lambda v, fmt="%Y-%m-%d %H:%M": local(v).strftime(fmt) if v else ""
     return env
 
@@ -76,7 +83,11 @@ def preferences(request: Request) -> dict[str, Any]:
 
 
 def pref_cookie_value(prefs: dict[str, Any]) -> str:
-    return ("e1" if prefs.get("elderly") else "e0") + "." + ("hant" if prefs.get("script") == "hant" else "hans")
+    return (
+        ("e1" if prefs.get("elderly") else "e0")
+        + "."
+        + ("hant" if prefs.get("script") == "hant" else "hans")
+    )
 
 
 def csrf_for(request: Request) -> str:
@@ -86,7 +97,9 @@ def csrf_for(request: Request) -> str:
     return getattr(request.state, "anon_csrf", "") or request.cookies.get("tongban_csrf", "")
 
 
-def render(request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200) -> HTMLResponse:
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200
+) -> HTMLResponse:
     prefs = preferences(request)
     ctx = {
         "request": request,
@@ -102,8 +115,14 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     response = HTMLResponse(html, status_code=status)
     anon = getattr(request.state, "anon_csrf", None)
     if anon:
-        response.set_cookie("tongban_csrf", anon, httponly=True, samesite="lax",
-                            secure=request.app.state.settings.cookie_secure, path="/")
+        response.set_cookie(
+            "tongban_csrf",
+            anon,
+            httponly=True,
+            samesite="lax",
+            secure=request.app.state.settings.cookie_secure,
+            path="/",
+        )
     return response
 
 

@@ -22,7 +22,15 @@ depends_on = None
 MESSAGE = "published catalogue versions are immutable"
 TABLES = {
     "catalogue_item_version": ("fields", "content_hash", "item_id", "version"),
-    "implementation_version": ("fields", "local", "form", "content_hash", "implementation_id", "version", "base_version_id"),
+    "implementation_version": (
+        "fields",
+        "local",
+        "form",
+        "content_hash",
+        "implementation_id",
+        "version",
+        "base_version_id",
+    ),
 }
 
 
