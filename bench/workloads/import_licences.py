@@ -53,7 +53,8 @@ IMPORTS = "/api/v1/licence-imports"
 ROWS_PER_FILE = int(os.environ.get("TONGBAN_BENCH_IMPORT_FILE_ROWS", "500"))
 ROWS = int(os.environ.get("TONGBAN_BENCH_IMPORT_ROWS", "240000"))
 HOLDERS = 2000
-REGION = "370102000000"
+from bench.workloads._licences import REGION, food_licence_issuer  # noqa: E402
+
 USERNAME, PASSWORD = "bench.import", "Bench@import2026"
 HEADER = ["证照编号", "持证主体", "持证主体代码", "颁证日期", "经营者名称", "经营场所", "经营项目"]
 
@@ -350,12 +351,8 @@ def _template_sqlite(path: Path) -> dict[str, Any]:
 async def _setup(out: Path) -> None:
     import tongban.models  # noqa: F401 -- every table, for the foreign keys
     from tongban.core.db import create_engine, make_sessionmaker, session_scope
-    from tongban.core.identifiers import make_credit_code
     from tongban.identity import service as identity
-    from tongban.identity.access import SYSTEM
-    from tongban.licences import config, service
-    from tongban.licences.schemas import LicenceTypeCreate
-    from tongban.regions.models import Department
+    from tongban.licences import config
 
     config.configure(None)
     settings = config.settings()
@@ -363,43 +360,7 @@ async def _setup(out: Path) -> None:
     maker = make_sessionmaker(engine)
     try:
         async with session_scope(maker) as s:
-            dept = Department(
-                region_code=REGION,
-                credit_code=make_credit_code("11370102MB9000002"),
-                name="历下区市场监督管理局（汇聚基准）",
-                short_name="区市场监管局",
-                kind="市场监管",
-            )
-            s.add(dept)
-            await s.flush()
-            code = make_credit_code("11100000MB9000002") + "001"
-            await service.create_type(
-                s,
-                SYSTEM,
-                LicenceTypeCreate(
-                    code=code,
-                    name="食品经营许可证",
-                    defining_body="国家市场监督管理总局",
-                    holder_kind="person",
-                    issuing_department_ids=[dept.id],
-                    validity_years=5,
-                    field_schema={
-                        "type": "object",
-                        "properties": {
-                            "business_name": {
-                                "type": "string",
-                                "title": "经营者名称",
-                                "maxLength": 100,
-                            },
-                            "address": {"type": "string", "title": "经营场所", "maxLength": 200},
-                            "scope": {"type": "string", "title": "经营项目"},
-                        },
-                        "required": ["business_name", "address"],
-                    },
-                    template={"qr_fields": ["business_name"]},
-                ),
-            )
-            await service.create_seal(s, SYSTEM, dept.id)
+            dept, code = await food_licence_issuer(s, serial=2, label="汇聚基准")
             await identity.create_account(
                 s,
                 kind="staff",

@@ -37,7 +37,7 @@ from bench.workloads import Ceiling, Context, Workload  # noqa: E402
 
 VERIFY = "/api/v1/licences/verify"
 LICENCES = 256
-REGION = "370102000000"
+from bench.workloads._licences import REGION, food_licence_issuer  # noqa: E402
 
 SELECT_LICENCE = (
     "SELECT id, identifier, name, type_name, number, version, issuer_name, issuer_code, issued_on, holder_name, "
@@ -153,12 +153,10 @@ WORKLOAD = Verify()
 async def _setup(out: Path) -> None:
     import tongban.models  # noqa: F401 -- every table, for the foreign keys
     from tongban.core.db import create_engine, make_sessionmaker, session_scope
-    from tongban.core.identifiers import make_credit_code, make_resident_id
+    from tongban.core.identifiers import make_resident_id
     from tongban.identity import service as identity
     from tongban.identity.access import SYSTEM
     from tongban.licences import config, service
-    from tongban.licences.schemas import LicenceTypeCreate
-    from tongban.regions.models import Department
 
     config.configure(None)
     settings = config.settings()
@@ -167,38 +165,7 @@ async def _setup(out: Path) -> None:
     result: dict[str, Any] = {"algorithm": settings.licence_algorithm, "licences": []}
     try:
         async with session_scope(maker) as s:
-            dept = Department(
-                region_code=REGION,
-                credit_code=make_credit_code("11370102MB9000001"),
-                name="历下区市场监督管理局（基准）",
-                short_name="区市场监管局",
-                kind="市场监管",
-            )
-            s.add(dept)
-            await s.flush()
-            code = make_credit_code("11100000MB9000001") + "001"
-            await service.create_type(
-                s,
-                SYSTEM,
-                LicenceTypeCreate(
-                    code=code,
-                    name="食品经营许可证",
-                    defining_body="国家市场监督管理总局",
-                    holder_kind="person",
-                    issuing_department_ids=[dept.id],
-                    validity_years=5,
-                    field_schema={
-                        "type": "object",
-                        "properties": {
-                            "business_name": {"type": "string", "title": "经营者名称"},
-                            "address": {"type": "string", "title": "经营场所"},
-                            "scope": {"type": "string", "title": "经营项目"},
-                        },
-                    },
-                    template={"qr_fields": ["business_name"]},
-                ),
-            )
-            await service.create_seal(s, SYSTEM, dept.id)
+            dept, code = await food_licence_issuer(s, serial=1, label="基准")
             for n in range(LICENCES):
                 number = make_resident_id(
                     REGION[:6],
