@@ -13,6 +13,8 @@ is written until "保存草稿".
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -601,77 +603,126 @@ async def _item_of(session: DB, impl: Implementation) -> CatalogueItem:
     return item
 
 
+@dataclass(frozen=True)
+class _Kind:
+    """What publishing and retiring differ in between base items and entries."""
+
+    name: str  # the confirmation page's ``kind``: "item" or "implementation"
+    access: Callable[[DB, Actor, int], Awaitable[Any]]
+    publish: Callable[..., Awaitable[Any]]
+    retire: Callable[..., Awaitable[Any]]
+
+
+ITEM = _Kind("item", access.access_item, service.publish_item, service.retire_item)
+IMPLEMENTATION = _Kind(
+    "implementation",
+    access.access_implementation,
+    service.publish_implementation,
+    service.retire_implementation,
+)
+
+
+async def _confirm(
+    kind: _Kind, what: str, record_id: int, request: Request, actor: Actor, session: DB
+) -> HTMLResponse:
+    _staff(actor)
+    record = await kind.access(session, actor, record_id)
+    return await _confirm_page(request, session, kind=kind.name, what=what, record=record)
+
+
+async def _publish(
+    kind: _Kind,
+    record_id: int,
+    request: Request,
+    form: Any,
+    actor: Actor,
+    session: DB,
+) -> Response:
+    """发布 after the confirmation; on refusal the confirmation page again, with
+    the reason (and, for an entry blocked by 同源 findings, each finding)."""
+    _staff(actor)
+    record = await kind.access(session, actor, record_id)
+    if form.get("confirm") != "yes":
+        return await _confirm_page(request, session, kind=kind.name, what="publish", record=record)
+    try:
+        await kind.publish(session, actor, record.id)
+    except AppError as exc:
+        await settle(session, exc)
+        record = await kind.access(session, actor, record_id)
+        return await _confirm_page(
+            request,
+            session,
+            kind=kind.name,
+            what="publish",
+            record=record,
+            error=exc.message,
+            findings=exc.details if isinstance(exc.details, list) else [],
+            status=exc.status,
+        )
+    return RedirectResponse(f"{_base_url(kind.name, record.id)}?msg=published", status_code=303)
+
+
+async def _retire(
+    kind: _Kind,
+    record_id: int,
+    request: Request,
+    form: Any,
+    actor: Actor,
+    session: DB,
+) -> Response:
+    """停用 with a reason, after the confirmation."""
+    _staff(actor)
+    _check_text(form)
+    record = await kind.access(session, actor, record_id)
+    reason = form.get("reason", "").strip()[:500]
+    if form.get("confirm") != "yes":
+        return await _confirm_page(
+            request, session, kind=kind.name, what="retire", record=record, reason=reason
+        )
+    try:
+        await kind.retire(session, actor, record.id, reason=reason)
+    except AppError as exc:
+        await settle(session, exc)
+        record = await kind.access(session, actor, record_id)
+        return await _confirm_page(
+            request,
+            session,
+            kind=kind.name,
+            what="retire",
+            record=record,
+            error=exc.message,
+            reason=reason,
+            status=exc.status,
+        )
+    return RedirectResponse(f"{_base_url(kind.name, record.id)}?msg=retired", status_code=303)
+
+
 @router.get("/items/{item_id}/publish", response_class=HTMLResponse)
 async def item_publish_confirm(
     item_id: Id, request: Request, actor: CurrentActor, session: DB
 ) -> HTMLResponse:
-    _staff(actor)
-    item = await access.access_item(session, actor, item_id)
-    return await _confirm_page(request, session, kind="item", what="publish", record=item)
+    return await _confirm(ITEM, "publish", item_id, request, actor, session)
 
 
 @router.post("/items/{item_id}/publish", response_class=HTMLResponse)
 async def item_publish(
     item_id: Id, request: Request, form: VerifiedForm, actor: CurrentActor, session: DB
 ) -> Response:
-    _staff(actor)
-    item = await access.access_item(session, actor, item_id)
-    if form.get("confirm") != "yes":
-        return await _confirm_page(request, session, kind="item", what="publish", record=item)
-    try:
-        await service.publish_item(session, actor, item.id)
-    except AppError as exc:
-        await settle(session, exc)
-        item = await access.access_item(session, actor, item_id)
-        return await _confirm_page(
-            request,
-            session,
-            kind="item",
-            what="publish",
-            record=item,
-            error=exc.message,
-            status=exc.status,
-        )
-    return RedirectResponse(f"/admin/catalogue/items/{item.id}?msg=published", status_code=303)
+    return await _publish(ITEM, item_id, request, form, actor, session)
 
 
 @router.get("/items/{item_id}/retire", response_class=HTMLResponse)
 async def item_retire_confirm(
     item_id: Id, request: Request, actor: CurrentActor, session: DB
 ) -> HTMLResponse:
-    _staff(actor)
-    item = await access.access_item(session, actor, item_id)
-    return await _confirm_page(request, session, kind="item", what="retire", record=item)
+    return await _confirm(ITEM, "retire", item_id, request, actor, session)
 
 
 @router.post("/items/{item_id}/retire", response_class=HTMLResponse)
 async def item_retire(
     item_id: Id, request: Request, form: VerifiedForm, actor: CurrentActor, session: DB
 ) -> Response:
-    _staff(actor)
-    _check_text(form)
-    item = await access.access_item(session, actor, item_id)
-    reason = form.get("reason", "").strip()[:500]
-    if form.get("confirm") != "yes":
-        return await _confirm_page(
-            request, session, kind="item", what="retire", record=item, reason=reason
-        )
-    try:
-        await service.retire_item(session, actor, item.id, reason=reason)
-    except AppError as exc:
-        await settle(session, exc)
-        item = await access.access_item(session, actor, item_id)
-        return await _confirm_page(
-            request,
-            session,
-            kind="item",
-            what="retire",
-            record=item,
-            error=exc.message,
-            reason=reason,
-            status=exc.status,
-        )
-    return RedirectResponse(f"/admin/catalogue/items/{item.id}?msg=retired", status_code=303)
+    return await _retire(ITEM, item_id, request, form, actor, session)
 
 
 # --- deriving an implementation entry (派生实施清单) ------------------------------------------------------------
@@ -1094,81 +1145,28 @@ async def impl_changes(
 async def impl_publish_confirm(
     impl_id: Id, request: Request, actor: CurrentActor, session: DB
 ) -> HTMLResponse:
-    _staff(actor)
-    impl = await access.access_implementation(session, actor, impl_id)
-    return await _confirm_page(request, session, kind="implementation", what="publish", record=impl)
+    return await _confirm(IMPLEMENTATION, "publish", impl_id, request, actor, session)
 
 
 @router.post("/implementations/{impl_id}/publish", response_class=HTMLResponse)
 async def impl_publish(
     impl_id: Id, request: Request, form: VerifiedForm, actor: CurrentActor, session: DB
 ) -> Response:
-    _staff(actor)
-    impl = await access.access_implementation(session, actor, impl_id)
-    if form.get("confirm") != "yes":
-        return await _confirm_page(
-            request, session, kind="implementation", what="publish", record=impl
-        )
-    try:
-        await service.publish_implementation(session, actor, impl.id)
-    except AppError as exc:
-        await settle(session, exc)
-        impl = await access.access_implementation(session, actor, impl_id)
-        findings = exc.details if isinstance(exc.details, list) else []
-        return await _confirm_page(
-            request,
-            session,
-            kind="implementation",
-            what="publish",
-            record=impl,
-            error=exc.message,
-            findings=findings,
-            status=exc.status,
-        )
-    return RedirectResponse(
-        f"/admin/catalogue/implementations/{impl.id}?msg=published", status_code=303
-    )
+    return await _publish(IMPLEMENTATION, impl_id, request, form, actor, session)
 
 
 @router.get("/implementations/{impl_id}/retire", response_class=HTMLResponse)
 async def impl_retire_confirm(
     impl_id: Id, request: Request, actor: CurrentActor, session: DB
 ) -> HTMLResponse:
-    _staff(actor)
-    impl = await access.access_implementation(session, actor, impl_id)
-    return await _confirm_page(request, session, kind="implementation", what="retire", record=impl)
+    return await _confirm(IMPLEMENTATION, "retire", impl_id, request, actor, session)
 
 
 @router.post("/implementations/{impl_id}/retire", response_class=HTMLResponse)
 async def impl_retire(
     impl_id: Id, request: Request, form: VerifiedForm, actor: CurrentActor, session: DB
 ) -> Response:
-    _staff(actor)
-    _check_text(form)
-    impl = await access.access_implementation(session, actor, impl_id)
-    reason = form.get("reason", "").strip()[:500]
-    if form.get("confirm") != "yes":
-        return await _confirm_page(
-            request, session, kind="implementation", what="retire", record=impl, reason=reason
-        )
-    try:
-        await service.retire_implementation(session, actor, impl.id, reason=reason)
-    except AppError as exc:
-        await settle(session, exc)
-        impl = await access.access_implementation(session, actor, impl_id)
-        return await _confirm_page(
-            request,
-            session,
-            kind="implementation",
-            what="retire",
-            record=impl,
-            error=exc.message,
-            reason=reason,
-            status=exc.status,
-        )
-    return RedirectResponse(
-        f"/admin/catalogue/implementations/{impl.id}?msg=retired", status_code=303
-    )
+    return await _retire(IMPLEMENTATION, impl_id, request, form, actor, session)
 
 
 # --- the application-form editor (申请表单设计) ------------------------------------------------------------------
