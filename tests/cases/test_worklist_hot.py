@@ -217,11 +217,19 @@ async def test_what_a_clerk_sees(world: World, client) -> None:
 @pytest.mark.parametrize("query", [
     "limit=0", "limit=101", "limit=x", "before=abc", "queue=bogus", "state=bogus", "submitted_from=2026-13-01",
     "submitted_to=yesterday", "applicant=" + "王" * 51, "implementation_id=1.5", "region=" + "3" * 13,
+    "applicant=%00", "applicant=%E7%8E%8B%00",
 ])  # fmt: skip
 async def test_validation_errors(world: World, client, general, query: str) -> None:
     token = b.session_token(client, "hclerk")
     body = _same(client, general, f"{CASES}?{query}", token, status=422)
-    assert body["code"] in ("validation_failed", "queue_invalid", "state_invalid")
+    assert body["code"] in (
+        "validation_failed",
+        "queue_invalid",
+        "state_invalid",
+        "applicant_invalid",
+    )
+    if "%00" in query:  # a NUL: refused before PostgreSQL would (a 500)
+        assert body["code"] == "applicant_invalid" and body["message"] == "申请人名称含有无效字符"
 
 
 async def test_refusals(world: World, client, general, session) -> None:
@@ -285,3 +293,162 @@ async def test_unexpected_error_frees_the_connection(world: World, app, monkeypa
         monkeypatch.undo()
         assert _get(c, CASES, token).status_code == 200
         assert app.state.engine.sync_engine.pool.checkedout() == 0
+
+
+# (applicant name, region code, submitted at) of more clones: names that a LIKE
+# or a collation could get wrong, in a township of 历下 and in 市中区
+EXTRA = [
+    ("Wang Li", "370102001000", dt.datetime(2026, 3, 3, 15, 59, 59, tzinfo=UTC)),
+    ("wang li", "370102001000", dt.datetime(2026, 3, 3, 16, 0, 0, tzinfo=UTC)),
+    ("王%", "370102001000", dt.datetime(2026, 3, 6, 2, 0, 0, tzinfo=UTC)),
+    ("王_二", b.LIXIA, dt.datetime(2026, 3, 6, 3, 0, 0, tzinfo=UTC)),
+    ("王\U0010ffff尾", b.LIXIA, dt.datetime(2026, 3, 7, 3, 0, 0, tzinfo=UTC)),
+    ("王\U0010ffff", b.SHIZHONG, dt.datetime(2026, 3, 8, 3, 0, 0, tzinfo=UTC)),
+    ("\ud7ff甲", b.LIXIA, dt.datetime(2026, 3, 9, 3, 0, 0, tzinfo=UTC)),
+    ("\ue000乙", b.SHIZHONG, dt.datetime(2026, 3, 9, 4, 0, 0, tzinfo=UTC)),
+    ("Émile", "370102002000", dt.datetime(2026, 3, 31, 15, 59, 59, tzinfo=UTC)),
+    ("王五", b.SHIZHONG, dt.datetime(2026, 4, 1, 0, 0, 0, tzinfo=UTC)),
+]
+
+
+def _all_pages(client: TestClient, q: dict[str, object], token: str) -> list[dict]:
+    items: list[dict] = []
+    before = None
+    while True:
+        page = _get(
+            client,
+            f"{CASES}?{urlencode({**q, 'limit': 4, **({'before': before} if before else {})})}",
+            token,
+        ).json()
+        items += page["items"]
+        if page["next"] is None:
+            return items
+        before = page["next"]
+
+
+def _day(iso: str) -> dt.date:
+    return dt.datetime.fromisoformat(iso).astimezone(dt.timezone(dt.timedelta(hours=8))).date()
+
+
+async def test_filters_answer_what_the_rows_say(world: World, client, general, session) -> None:
+    """An applicant prefix (a byte-order range: case, ``%``, ``_``, non-ASCII and
+    the highest code point taken literally) and a date range (read region by
+    region of the scope, ``api.scope_regions``) select exactly the cases of the
+    actor's unfiltered list that match, in every scope, also with ``region``."""
+    first = (await session.execute(select(Case).order_by(Case.id).limit(1))).scalar_one()
+    base = {c.key: getattr(first, c.key) for c in Case.__table__.columns if c.key != "id"}
+    await session.execute(
+        insert(Case),
+        [
+            {**base, "number": f"{first.number}-x{i:02d}", "idempotency_key": f"hot-extra-{i:03d}",
+             "applicant_name": name, "region_code": region, "submitted_at": at,
+             "state": "delivered" if i % 2 else "submitted"}
+            for i, (name, region, at) in enumerate(EXTRA)
+        ],
+    )  # fmt: skip
+    await session.commit()
+    filters: list[tuple[dict[str, object], object]] = [
+        ({"applicant": p}, lambda c, p=p: c["applicant_name"].startswith(p))
+        for p in ("王", "王%", "王%_", "王_", "%", "_", "Wang", "wang", "W", "É", "E",
+                  "王\U0010ffff", "\ud7ff", "\ue000", "王五", "王十一X")
+    ]  # fmt: skip
+    for lo, hi in (
+        ("2026-03-04", "2026-03-04"),
+        ("2026-03-01", "2026-03-31"),
+        ("2026-03-06", None),
+    ):
+        for extra in ({}, {"state": "delivered"}, {"queue": "to_accept"}, {"region": "370102001"}):
+            q = {"submitted_from": lo, **({"submitted_to": hi} if hi else {}), **extra}
+
+            def match(c, lo=lo, hi=hi, extra=extra) -> bool:
+                return (
+                    dt.date.fromisoformat(lo) <= _day(c["submitted_at"])
+                    and (hi is None or _day(c["submitted_at"]) <= dt.date.fromisoformat(hi))
+                    and c["state"]
+                    == {"state": "delivered", "queue": "submitted"}.get(
+                        next(iter(extra), ""), c["state"]
+                    )
+                    and c["region_code"].startswith(str(extra.get("region", "")))
+                )
+
+            filters.append((q, match))
+    for who in ("hclerk", "hother_dept", "hleader", "hfar", "happlicant"):
+        token = b.session_token(client, who)
+        everything = _all_pages(client, {}, token)
+        for q, match in filters:
+            want = [c["id"] for c in everything if match(c)]
+            assert [c["id"] for c in _all_pages(client, q, token)] == want, (who, q)
+            _same(client, general, f"{CASES}?{urlencode(q)}", token)
+    hclerk = _all_pages(client, {"applicant": "王"}, b.session_token(client, "hclerk"))
+    assert {"王%", "王_二", "王\U0010ffff尾"} <= {c["applicant_name"] for c in hclerk}
+
+
+@pytest.mark.parametrize(
+    ("prefix", "hi"),
+    [
+        ("王", "玌"),
+        ("a%", "a&"),
+        ("\ud7ff", "\ue000"),  # past the surrogates
+        ("王\U0010ffff", "玌"),  # the last character carries
+        ("\U0010ffff", "\U0010ffff" * 201),
+    ],
+)
+def test_applicant_bounds(prefix: str, hi: str) -> None:
+    from tongban.cases import api
+
+    assert api.applicant_bounds(prefix) == (prefix, hi)
+
+
+async def test_workbench_pages_read_what_the_api_answers(world: World, client, session) -> None:
+    """The workbench pages' reads (``cases.queries.get_cases``) narrow by an
+    applicant prefix and a date range as the API does (same helpers)."""
+    from tongban.cases import queries
+    from tongban.identity.models import Account
+
+    first = (await session.execute(select(Case).order_by(Case.id).limit(1))).scalar_one()
+    base = {c.key: getattr(first, c.key) for c in Case.__table__.columns if c.key != "id"}
+    wang = {
+        "number": f"{first.number}-w",
+        "idempotency_key": "hot-wang",
+        "applicant_name": "Wang Li",
+    }
+    await session.execute(insert(Case), [{**base, **wang}])
+    await session.commit()
+    for who in ("hclerk", "hother_dept", "hleader", "happlicant"):
+        acc = (await session.execute(select(Account).where(Account.username == who))).scalar_one()
+        actor = await actor_for_account(session, acc, via="session")
+        token = b.session_token(client, who)
+        for q, f in (
+            ({"applicant": "王%_"}, queries.CaseFilter(applicant="王%_")),
+            ({"applicant": "王"}, queries.CaseFilter(applicant="王")),
+            ({"applicant": "wang"}, queries.CaseFilter(applicant="wang")),  # case matters
+            ({"applicant": "Wang"}, queries.CaseFilter(applicant="Wang")),
+            (
+                {
+                    "state": "delivered",
+                    "submitted_from": "2026-03-01",
+                    "submitted_to": "2026-04-30",
+                },
+                queries.CaseFilter(
+                    state="delivered",
+                    submitted_from=dt.date(2026, 3, 1),
+                    submitted_to=dt.date(2026, 4, 30),
+                ),
+            ),
+            (
+                {"submitted_from": "2026-03-10"},
+                queries.CaseFilter(submitted_from=dt.date(2026, 3, 10)),
+            ),
+        ):
+            want = [c["id"] for c in _all_pages(client, q, token)]
+            got: list[int] = []
+            before = None
+            while True:
+                rows, before = await queries.get_cases(
+                    session, actor, f, before=before, limit=4, tz="Asia/Shanghai"
+                )
+                got += [c.id for c in rows]
+                if before is None:
+                    break
+            assert got == want, (who, q)
+            assert want or who == "hother_dept" or q == {"applicant": "wang"}, (who, q)

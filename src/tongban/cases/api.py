@@ -10,14 +10,17 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, any_, bindparam, func, literal, select
 from sqlalchemy.sql import visitors
 
 from tongban.cases import exchange, lifecycle, service, supervision
 from tongban.cases.models import (
     ALERTS_SQL,
+    APPLICANT_SQL,
     QUEUE_STATES,
     QUEUE_STATES_SQL,
+    SUBMITTED_SQL,
+    SUBMITTED_SQLITE_SQL,
     Case,
     CaseMaterial,
     CaseTrail,
@@ -373,12 +376,48 @@ class CaseFilters(BaseModel):
 
 
 _CST = dt.timezone(dt.timedelta(hours=8))
+_MAX_CHAR = 0x10FFFF
+
+
+def applicant_bounds(prefix: str) -> tuple[str, str]:
+    """The names starting with ``prefix`` are exactly those in [lo, hi) in
+    code-point order (SQLite's BINARY collation, PostgreSQL's pattern operators:
+    byte order of UTF-8, the same order): hi is the prefix with its last
+    character incremented (past the surrogates, which no text holds; a last
+    U+10FFFF carries to the character before it). ``%``, ``_`` and every other
+    character are taken literally, and case matters on both databases."""
+    chars = list(prefix)
+    while chars:
+        c = ord(chars[-1]) + 1
+        if 0xD800 <= c <= 0xDFFF:
+            c = 0xE000
+        if c <= _MAX_CHAR:
+            chars[-1] = chr(c)
+            return prefix, "".join(chars)
+        chars.pop()
+    return prefix, chr(_MAX_CHAR) * 201  # above any name (String(200)) starting with the prefix
+
+
+def applicant_condition(dialect: str, lo: Any, hi: Any) -> Any:
+    """``applicant_name`` in [lo, hi) (``applicant_bounds``) as a seek in
+    ``ix_case_state_applicant`` (its condition repeated: SQLite uses a partial
+    index only then): on PostgreSQL with the pattern operators its
+    ``varchar_pattern_ops`` serves (byte order, whatever the collation)."""
+    if dialect == "postgresql":
+        return and_(
+            Case.applicant_name.op("~>=~", is_comparison=True)(lo),
+            Case.applicant_name.op("~<~", is_comparison=True)(hi),
+            APPLICANT_SQL,
+        )
+    return and_(Case.applicant_name >= lo, Case.applicant_name < hi, APPLICANT_SQL)
+
+
 # Filter name → its condition on a bound parameter of the same name.
 _FILTERS: dict[str, Any] = {
     "implementation_id": Case.implementation_id == bindparam("implementation_id"),
     "department_id": Case.department_id == bindparam("department_id"),
     "channel": Case.channel == bindparam("channel"),
-    "applicant": Case.applicant_name.like(bindparam("applicant"), escape="/"),
+    "applicant": None,  # per dialect: applicant_condition
     "number": Case.number == bindparam("number"),
     "region": and_(
         Case.region_code >= bindparam("region_lo"), Case.region_code < bindparam("region_hi")
@@ -395,7 +434,8 @@ _USER_VALUES = frozenset(
         "implementation_id",
         "department_id",
         "channel",
-        "applicant",
+        "applicant_lo",
+        "applicant_hi",
         "number",
         "region_lo",
         "region_hi",
@@ -422,6 +462,64 @@ def _inline_constants(stmt: Any) -> Any:
     return visitors.cloned_traverse(stmt, {}, {"bindparam": visit})
 
 
+def scope_regions(code12: str, dialect: str, region: tuple[Any, Any] | None = None) -> Any:
+    """The region codes cases are filed under in the subtree of ``code12``
+    (and within the ``region`` filter's ``(lo, hi)``), as a recursive CTE: one
+    seek in ``ix_case_region_state_id`` per code found (a loose index scan; a
+    district has a handful, a province a few thousand at most). A date range
+    then seeks (state, region, dates) for each code in
+    ``ix_case_state_region_submitted``, where a region range could seek the
+    state only (neither database seeks past a range)."""
+    lo, hi = scope.subtree_bounds(code12)
+    if region is not None:  # one range, the intersection: a seek from its start
+        pg = dialect == "postgresql"
+        lo = (func.greatest if pg else func.max)(literal(lo), region[0])
+        hi = (func.least if pg else func.min)(literal(hi), region[1])
+    first = select(func.min(Case.region_code).label("code")).where(
+        Case.region_code >= lo, Case.region_code < hi
+    )
+    regions = first.cte("scope_regions", recursive=True)
+    following = (
+        select(func.min(Case.region_code))
+        .where(Case.region_code > regions.c.code, Case.region_code < hi)
+        .scalar_subquery()
+    )
+    return regions.union_all(select(following).where(regions.c.code.is_not(None)))
+
+
+def dated_scope(
+    actor: Actor, stmt: Any, dialect: str, region: tuple[Any, Any] | None = None
+) -> Any:
+    """``service.scope_cases`` for a list with a date range: for staff, the
+    subtree as the region codes of ``scope_regions`` (equalities, not a range)
+    and the dated index's condition repeated (SQLite uses a partial index only
+    then); the department rule as ``scope_cases``'s. Other actors:
+    ``scope_cases`` (on SQLite as ``id IN (…)``, see below). On PostgreSQL the
+    codes are an array (``= ANY``): an index
+    condition, one seek per code, where ``IN (SELECT …)`` was planned as a
+    semi-join over the state's whole index range."""
+    if actor.kind != "staff":
+        if dialect != "sqlite":
+            return service.scope_cases(actor, stmt)
+        # SQLite: the actor's own cases first (a seek each by applicant and by
+        # filer), then the state and dates of those rows, not a walk of the state
+        return stmt.where(Case.id.in_(service.scope_cases(actor, select(Case.id))))
+    codes = select(scope_regions(actor.region_code, dialect, region).c.code)
+    in_scope = (
+        Case.region_code == any_(func.array(codes.scalar_subquery()))
+        if dialect == "postgresql"
+        else Case.region_code.in_(codes)
+    )
+    stmt = stmt.where(in_scope, SUBMITTED_SQL if dialect == "postgresql" else SUBMITTED_SQLITE_SQL)
+    if actor.region_wide or actor.roles & service.INTAKE_WIDE_ROLES:
+        return stmt
+    own = Case.department_id == actor.department_id
+    # SQLite, without statistics, would seek (department, state) and read every
+    # row of the department's state for its date (a department's finished cases:
+    # 128 ms against 10 ms); likely() tells it the term selects little.
+    return stmt.where(func.likely(own) if dialect == "sqlite" else own)
+
+
 def _list_statement(
     dialect: str,
     actor: Actor,
@@ -433,20 +531,44 @@ def _list_statement(
     key = (dialect, service.scope_key(actor), queue, names, state, limit)
     stmt = _LIST_STATEMENTS.get(key)
     if stmt is None:
-        ids = service.scope_cases(actor, select(Case.id))
+        dated = "submitted_from" in names or "submitted_to" in names
+        staff = actor.kind == "staff"
+        if dated:
+            # the region filter narrows a staff scope's region codes instead of
+            # being a second range on the column (the planners would seek it)
+            region = (bindparam("region_lo"), bindparam("region_hi"))
+            ids = dated_scope(
+                actor, select(Case.id), dialect, region if staff and "region" in names else None
+            )
+            names = tuple(n for n in names if n != "region" or not staff)
+        else:
+            ids = service.scope_cases(actor, select(Case.id))
+        # An applicant's dated list reads the applicant's cases (dated_scope);
+        # SQLite would rather seek the state and walk it (seconds): likely()
+        # tells it the state selects little of them.
+        hint = func.likely if dated and not staff and dialect == "sqlite" else (lambda c: c)
         if queue:
-            ids = ids.where(QUEUES[queue][1])
+            ids = ids.where(hint(QUEUES[queue][1]))
         if state:
-            ids = ids.where(Case.state == state)
+            ids = ids.where(hint(Case.state == state))
         for name in names:
-            ids = ids.where(_FILTERS[name])
-        if dialect == "postgresql" and ("submitted_from" in names or "submitted_to" in names):
-            # A date range of old cases: "newest first, 21 of them" tempts the
-            # planner to walk the primary key backwards through every newer case
+            if name == "applicant":
+                ids = ids.where(
+                    applicant_condition(
+                        dialect, bindparam("applicant_lo"), bindparam("applicant_hi")
+                    )
+                )
+            else:
+                ids = ids.where(_FILTERS[name])
+        if dated:
+            # A date range: "newest first, 21 of them" tempts either planner to
+            # walk the id order backwards through every newer case of the state
             # (seconds over 1M rows); fenced (OFFSET 0), the range is read by
-            # its index and sorted.
-            dated = ids.offset(0).subquery("dated")
-            page = select(dated.c.id).order_by(dated.c.id.desc()).limit(limit + 1).scalar_subquery()
+            # its index and its ids sorted.
+            fenced = ids.offset(0).subquery("dated")
+            page = (
+                select(fenced.c.id).order_by(fenced.c.id.desc()).limit(limit + 1).scalar_subquery()
+            )
         else:
             # The page's ids first (answered from an index where the filters allow:
             # no row is read, let alone sorted, unless it is on the page), then their rows.
@@ -520,9 +642,9 @@ def page_parameters(f: CaseFilters) -> tuple[tuple[str, ...], dict[str, Any]]:
     if f.channel:
         params["channel"] = f.channel
     if f.applicant:  # a prefix, taken literally
-        params["applicant"] = (
-            f.applicant.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
-        )
+        if "\x00" in f.applicant:  # no name holds one (PostgreSQL refuses it in text)
+            raise ValidationFailed("申请人名称含有无效字符", code="applicant_invalid")
+        params["applicant_lo"], params["applicant_hi"] = applicant_bounds(f.applicant)
     if f.number:
         params["number"] = f.number.strip()
     if f.region:
@@ -535,7 +657,13 @@ def page_parameters(f: CaseFilters) -> tuple[tuple[str, ...], dict[str, Any]]:
         )
     if f.before:
         params["before"] = f.before
-    names = tuple(n for n in _FILTERS if n in params or (n == "region" and "region_lo" in params))
+    names = tuple(
+        n
+        for n in _FILTERS
+        if n in params
+        or (n == "region" and "region_lo" in params)
+        or (n == "applicant" and "applicant_lo" in params)
+    )
     return names, params
 
 

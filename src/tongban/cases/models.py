@@ -33,6 +33,19 @@ from tongban.core.db import Base, BigIntPK, RegionScoped
 QUEUE_STATES = ("concluded", "correction", "reviewing", "submitted", "suspended")
 QUEUE_STATES_SQL = text("state IN (" + ", ".join(f"'{s}'" for s in QUEUE_STATES) + ")")
 ALERTS_SQL = text("alert IN ('yellow', 'red')")
+# Always true (NOT NULL): the conditions of the dated and the applicant index,
+# repeated by the queries meant to use them (cases.api.dated_scope,
+# applicant_condition) and by no other query.
+SUBMITTED_SQL = text("submitted_at IS NOT NULL AND region_code IS NOT NULL")
+# SQLite's form of the dated index's condition (true of every row: no state is
+# empty): SQLite takes "x IS NOT NULL" as implied by a NOT NULL column or a
+# comparison with a constant, and then used the index for plain lists; it takes
+# this term only from a query that repeats it, and its state = … outranks the
+# term as the seek. PostgreSQL's form needs the region term: it takes any date
+# comparison as implying the first (an applicant's dated list then read the
+# state's whole month).
+SUBMITTED_SQLITE_SQL = text("state > ''")
+APPLICANT_SQL = text("applicant_name IS NOT NULL")
 
 
 class Case(RegionScoped, Base):
@@ -42,7 +55,6 @@ class Case(RegionScoped, Base):
         Index("ix_case_region_state_id", "region_code", "state", "id"),
         Index("ix_case_department_state_id", "department_id", "state", "id"),
         Index("ix_case_applicant_person", "applicant_person_id", "id"),
-        Index("ix_case_due", "state", "due_at"),
         # Worklists (cases.api): a queue is a state (or an alert colour), the
         # scope a region range, the order newest first. These keep the order
         # in the index and carry the scope (and 待审查/待决定) so non-matching
@@ -69,10 +81,43 @@ class Case(RegionScoped, Base):
         ),
         Index("ix_case_alert_id", "alert", "id", "region_code"),
         Index("ix_case_implementation_state_id", "implementation_id", "state", "id"),
-        Index("ix_case_state_submitted", "state", "submitted_at", "region_code"),
+        # A date range (``submitted_from``/``submitted_to``) of a state: seeks the
+        # state, one region, the dates, for each region of the scope in turn
+        # (cases.api.scope_regions lists them with one seek each), so a district
+        # reads its own cases of the month, not every region's. Partial on a
+        # condition every row meets: only a query that repeats it (the dated
+        # shape of a staff scope) can use it, so no plain list, nor an
+        # applicant's dated one, prefers it to the indexes above.
+        # PostgreSQL: ``INCLUDE (id)`` answers the page's ids from the index
+        # (SQLite's indexes hold the rowid, the id, already).
+        Index(
+            "ix_case_state_region_submitted",
+            "state",
+            "region_code",
+            "submitted_at",
+            sqlite_where=SUBMITTED_SQLITE_SQL,
+            postgresql_where=SUBMITTED_SQL,
+            postgresql_include=["id"],
+        ),
+        # An applicant name prefix (a byte-order range, cases.api.applicant_bounds):
+        # a seek on the state and the names, the scope checked in the index.
+        # PostgreSQL: pattern ops (byte order, whatever the database collation).
+        # Partial as the dated one (PostgreSQL counted the queues on it).
+        Index(
+            "ix_case_state_applicant",
+            "state",
+            "applicant_name",
+            "region_code",
+            sqlite_where=APPLICANT_SQL,
+            postgresql_where=APPLICANT_SQL,
+            postgresql_ops={"applicant_name": "varchar_pattern_ops"},
+            postgresql_include=["id"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    # Not indexed alone (RegionScoped's index): ix_case_region_state_id leads with it.
+    region_code: Mapped[str] = mapped_column(String(12))
     number: Mapped[str] = mapped_column(String(50), unique=True)  # 办件编号
     implementation_id: Mapped[int] = mapped_column(ForeignKey("implementation.id"))
     implementation_version_id: Mapped[int] = mapped_column(ForeignKey("implementation_version.id"))

@@ -66,7 +66,7 @@ def _day_start(day: dt.date, tz: str) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=zone(tz))
 
 
-def _filtered(stmt: Any, f: CaseFilter, *, tz: str) -> Any:
+def _filtered(stmt: Any, f: CaseFilter, *, tz: str, dialect: str) -> Any:
     if f.queue and f.queue in QUEUES:
         stmt = stmt.where(QUEUES[f.queue][1])
     if f.state and f.state in lifecycle.STATES:
@@ -81,8 +81,10 @@ def _filtered(stmt: Any, f: CaseFilter, *, tz: str) -> Any:
         stmt = stmt.where(Case.department_id == f.department_id)
     if f.channel and f.channel in lifecycle.CHANNELS:
         stmt = stmt.where(Case.channel == f.channel)
-    if f.applicant:
-        stmt = stmt.where(Case.applicant_name.startswith(f.applicant, autoescape=True))
+    if f.applicant:  # a prefix as the API reads it (a range, ix_case_state_applicant)
+        stmt = stmt.where(
+            cases_api.applicant_condition(dialect, *cases_api.applicant_bounds(f.applicant))
+        )
     if f.number:
         stmt = stmt.where(Case.number == f.number)
     if f.q:
@@ -107,12 +109,20 @@ async def get_cases(
 
     As the API's lists (``api._list_statement``): the page's ids first,
     answered from an index wherever the filters allow, then those rows only
-    (a date range on PostgreSQL fenced, so its index is read and sorted
-    rather than the primary key walked back through every newer case)."""
-    ids = _filtered(service.scope_cases(actor, select(Case.id)), f, tz=tz)
+    (a date range read by region in its index, ``cases_api.dated_scope``, and
+    fenced, so that index is read and sorted rather than the id order walked
+    back through every newer case)."""
+    dialect = session.bind.dialect.name
+    dated = bool(f.submitted_from or f.submitted_to)
+    scoped = (
+        cases_api.dated_scope(actor, select(Case.id), dialect)
+        if dated
+        else service.scope_cases(actor, select(Case.id))
+    )
+    ids = _filtered(scoped, f, tz=tz, dialect=dialect)
     if before:
         ids = ids.where(Case.id < before)
-    if session.bind.dialect.name == "postgresql" and (f.submitted_from or f.submitted_to):
+    if dated:
         dated = ids.offset(0).subquery("dated")
         page = select(dated.c.id).order_by(dated.c.id.desc()).limit(limit + 1).scalar_subquery()
     else:

@@ -507,21 +507,24 @@ async def resolve_session_on(
 
 
 # The same resolution on a driver connection (``repository.RawConnection``),
-# for the hot route: one statement reads the session, its account and the
-# account's person (the route's first record), then the same rules as
-# ``resolve_session_on`` apply.
+# for the hot routes: one statement reads the session, its account, the
+# account's person (the route's first record) and a staff account's roles (one
+# row per role, the rest repeated: one round trip, where a second statement
+# for the roles cost PostgreSQL a round trip per request), then the same rules
+# as ``resolve_session_on`` apply.
 _SESSION_RAW = RawStatement("""
     SELECT s.id, s.csrf_token, s.expires_at, s.revoked_at, s.last_seen_at,
            a.id, a.kind, a.display_name, a.region_code, a.person_id, a.department_id, a.is_active,
            a.preferences,
-           p.id, p.name, p.id_number, p.phone, p.region_code, p.real_name_level, p.is_demo
+           p.id, p.name, p.id_number, p.phone, p.region_code, p.real_name_level, p.is_demo,
+           r.role
     FROM web_session s
     JOIN account a ON a.id = s.account_id
     LEFT JOIN person p ON p.id = a.person_id
+    LEFT JOIN account_role r ON r.account_id = a.id AND a.kind = 'staff'
     WHERE s.token_hash = $1
 """)
 _TOUCH_RAW = RawStatement("UPDATE web_session SET last_seen_at = $1, expires_at = $2 WHERE id = $3")
-_ROLES_RAW = RawStatement("SELECT role FROM account_role WHERE account_id = $1")
 
 
 async def resolve_session_raw(
@@ -554,6 +557,7 @@ async def resolve_session_raw(
         active,
         prefs,
         *person,
+        _role,
     ) = rows[0]
     t = now()
     if revoked_at is not None or conn.datetime(expires_at) <= t or not active:
@@ -561,9 +565,7 @@ async def resolve_session_raw(
     if (t - conn.datetime(last_seen)).total_seconds() > SESSION_TOUCH_SECONDS:
         settings = settings or get_settings()
         await conn.execute(_TOUCH_RAW, t, t + dt.timedelta(hours=settings.session_hours), sid)
-    roles: frozenset[str] = frozenset()
-    if kind == "staff":
-        roles = frozenset(r[0] for r in await conn.fetch(_ROLES_RAW, acc_id))
+    roles = frozenset(r[-1] for r in rows if r[-1] is not None)  # a staff account's only
     actor = Actor(
         kind=kind,
         account_id=acc_id,
