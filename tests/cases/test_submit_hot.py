@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from starlette.testclient import TestClient
 
 from tests import builders
@@ -321,3 +321,167 @@ async def test_csrf_and_bearer_tokens(world, client, general) -> None:
         hot = client.post(CASES, json=good, headers={**h, "idempotency-key": "bearer-0000001"})
         ref = general.post(CASES, json=good, headers={**h, "idempotency-key": "bearer-0000002"})
         assert hot.status_code == ref.status_code and hot.content == ref.content
+
+
+def _spy_pg(monkeypatch) -> list[str]:
+    """The PostgreSQL statements the driver path asks for, in order."""
+    names: list[str] = []
+    real = submit_hot._pg
+
+    def spy(dialect: Any, name: str) -> Any:
+        names.append(name)
+        return real(dialect, name)
+
+    monkeypatch.setattr(submit_hot, "_pg", spy)
+    return names
+
+
+async def test_postgresql_one_statement_writes_what_the_transaction_writes(
+    world, client, general, session, monkeypatch, database_kind
+) -> None:
+    """PostgreSQL: once the region's chain has a head, the driver path files a
+    case in one statement (``service._pg_submit_stmt``, the audit hash computed
+    by the database) — the same rows, the same JSON text, a chain that verifies."""
+    if database_kind != "postgresql":
+        pytest.skip("PostgreSQL's one-statement submission")
+    token = builders.session_token(client, "applicant1")
+    body = {"implementation_id": world["impl"], "form_data": _form(world["person"])}
+    names = _spy_pg(monkeypatch)
+    first = _post(client, token, body, "one-00000001")  # the region's head may not exist yet
+    assert first.status_code == 201, first.text
+    names.clear()
+    hot = _post(client, token, body, "one-00000002")
+    assert hot.status_code == 201, hot.text
+    assert names == ["pg_submit"]  # no transaction after it
+    ref = _post(general, token, body, "one-00000003")
+    assert ref.status_code == 201, ref.text
+    _same_but_identity(hot.json(), ref.json())
+    a, b = hot.json(), ref.json()
+    assert await _rows(session, a["id"]) == await _rows(session, b["id"])
+
+    async def payloads(case: dict[str, Any]) -> list[str]:
+        # the stored JSON text (PostgreSQL's json type keeps it as written)
+        rows = await session.execute(
+            text(
+                "SELECT payload::text FROM outbox_event "
+                "WHERE (payload->>'case_id')::bigint = :id ORDER BY id"
+            ),
+            {"id": case["id"]},
+        )
+        return [
+            r[0].replace(case["number"], "N").replace(f'"case_id": {case["id"]},', "ID,")
+            for r in rows
+        ]
+
+    assert await payloads(a) == await payloads(b) and len(await payloads(a)) == 2
+    inbox = (
+        (await session.execute(select(Notification.body).where(Notification.case_id == a["id"])))
+        .scalars()
+        .all()
+    )
+    assert inbox and all(a["number"] in body for body in inbox)
+    entry = (
+        await session.execute(select(AuditEntry).where(AuditEntry.target_id == str(a["id"])))
+    ).scalar_one()
+    assert entry.hash == audit.entry_hash(
+        region_code=entry.region_code,
+        seq=entry.seq,
+        prev_hash=entry.prev_hash,
+        actor=entry.actor,
+        action=entry.action,
+        target_type=entry.target_type,
+        target_id=entry.target_id,
+        at=entry.at,
+        details=entry.details,
+    )
+    report = await audit.verify(session)
+    assert report.ok, report.problems
+
+
+async def test_postgresql_one_statement_writes_nothing_when_it_does_not_apply(
+    world, client, session, monkeypatch, database_kind
+) -> None:
+    """A region without a chain head yet, or handlers subscribed to the events:
+    the two statements in a transaction (the head created, the deliveries
+    written); the one statement, when it fails, leaves no row behind."""
+    if database_kind != "postgresql":
+        pytest.skip("PostgreSQL's one-statement submission")
+    from tongban.core import outbox
+
+    token = builders.session_token(client, "applicant1")
+    body = {"implementation_id": world["impl"], "form_data": _form(world["person"])}
+    assert _post(client, token, body, "gen-00000001").status_code == 201
+    region = (
+        await session.execute(
+            select(Case.region_code).where(Case.idempotency_key == "gen-00000001")
+        )
+    ).scalar_one()
+    counts = text(
+        'SELECT (SELECT count(*) FROM "case"), (SELECT count(*) FROM case_trail), '
+        "(SELECT count(*) FROM notification), (SELECT count(*) FROM outbox_event), "
+        "(SELECT count(*) FROM audit_entry), (SELECT max(value) FROM case_counter)"
+    )
+    # a new chain: no head row (as before a region's first entry) — the
+    # statement fails on the entry's NULL seq, the transaction creates the head
+    await session.execute(text("TRUNCATE audit_entry"))  # append-only: no row trigger on TRUNCATE
+    await session.execute(text("DELETE FROM audit_chain_head"))
+    await session.commit()
+    before = tuple((await session.execute(counts)).one())
+    names = _spy_pg(monkeypatch)
+    new_chain = _post(client, token, body, "gen-00000002")
+    assert new_chain.status_code == 201, new_chain.text
+    assert names == ["pg_submit", "pg_file", "pg_record", "delivery"]
+    after = tuple((await session.execute(counts)).one())
+    assert after[:5] == (before[0] + 1, before[1] + 1, before[2] + 1, before[3] + 2, 1)
+    assert after[5] == before[5] + 1  # no number lost to the failed statement
+    seq = (
+        await session.execute(
+            select(audit.AuditChainHead.seq).where(audit.AuditChainHead.region_code == region)
+        )
+    ).scalar_one()
+    assert seq == 1
+    # handlers subscribed to case.submit: their deliveries, in the transaction
+    names.clear()
+    monkeypatch.setitem(
+        outbox._handlers,
+        "case.submit",
+        [*outbox._handlers.get("case.submit", []), outbox._Registration("tests.spy", None)],
+    )
+    sub = _post(client, token, body, "gen-00000003")
+    assert sub.status_code == 201, sub.text
+    assert names == ["pg_file", "pg_record", "delivery"]
+    handlers = (
+        (
+            await session.execute(
+                select(OutboxDelivery.handler)
+                .join(OutboxEvent, OutboxEvent.id == OutboxDelivery.event_id)
+                .where(OutboxEvent.name == "case.submit")
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert "tests.spy" in handlers
+
+
+async def test_concurrent_submissions_keep_numbers_and_chain(
+    world, client, session, monkeypatch, database_kind
+) -> None:
+    """Submissions of one region at once: every one filed, the numbers without
+    gaps or repeats, the region's audit chain whole (on PostgreSQL each in one
+    statement, the head locked inside it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = builders.session_token(client, "applicant1")
+    body = {"implementation_id": world["impl"], "form_data": _form(world["person"])}
+    assert _post(client, token, body, "par-00000000").status_code == 201  # the head exists
+    names = _spy_pg(monkeypatch)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda i: _post(client, token, body, f"par-{i:08d}"), range(1, 25)))
+    assert [r.status_code for r in answers] == [201] * 24, [r.text for r in answers][:3]
+    numbers = sorted(int(r.json()["number"][-6:]) for r in answers)
+    assert numbers == list(range(numbers[0], numbers[0] + 24))
+    if database_kind == "postgresql":
+        assert names == ["pg_submit"] * 24
+    report = await audit.verify(session)
+    assert report.ok, report.problems

@@ -226,11 +226,10 @@ def _version_stmt(dialect: str) -> Any:
     )
 
 
-def _pg_file_stmt(dialect: str) -> Any:
-    """PostgreSQL, one statement: the number from the counter, the case (unless
-    the submitter used the key meanwhile) and the region's audit head claimed
-    — both hot rows are taken here, two round trips before the commit.
-    Returns (case id, number, audit seq, previous hash), or no row."""
+def _pg_filed() -> tuple[Any, Any]:
+    """PostgreSQL: the CTEs that take the number from the day's counter of the
+    region (one row: its value) and file the case (its id and number; no row
+    when the submitter used the key meanwhile)."""
     from sqlalchemy.dialects.postgresql import insert as pg_insert
 
     counter_t = CaseCounter.__table__
@@ -250,7 +249,7 @@ def _pg_file_stmt(dialect: str) -> Any:
         (counter.c.value < 1000000, func.lpad(value, 6, "0")), else_=value
     )
     cols = [c.name for c in _CASE.columns if c.name not in ("id", "number")]
-    filed = (
+    return counter, (
         pg_insert(_CASE)
         .from_select(
             [*cols, "number"],
@@ -262,6 +261,16 @@ def _pg_file_stmt(dialect: str) -> Any:
         .returning(_CASE.c.id, _CASE.c.number)
         .cte("filed")
     )
+
+
+def _pg_file_stmt(dialect: str) -> Any:
+    """PostgreSQL, one statement: the number from the counter, the case (unless
+    the submitter used the key meanwhile) and the region's audit head claimed
+    — both hot rows are taken here, two round trips before the commit.
+    Returns (case id, number, audit seq, previous hash), or no row."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    _counter, filed = _pg_filed()
     head_t = audit.AuditChainHead.__table__
     head = (
         pg_insert(head_t)
@@ -356,7 +365,167 @@ def _pg_record_stmt(dialect: str) -> Any:
     )
 
 
+def _pg_submit_stmt(dialect: str) -> Any:
+    """PostgreSQL, the whole submission in one statement, run on its own
+    (autocommit): ``_pg_file_stmt`` and ``_pg_record_stmt`` in one, with the
+    audit entry's hash computed by the database from the head it locks
+    (``audit.entry_hash_parts``: the canonical bytes around the sequence
+    number, the previous hash and the case id). The two hot rows (the day's
+    counter of the region, the region's audit head) are then locked only
+    while PostgreSQL runs the statement — with the two statements in a
+    transaction they stayed locked across two round trips and the client's
+    turns of its event loop, and the submissions of a region queued on them
+    (measured: 10 of 12 backends waiting on a row lock at 32 clients).
+
+    Anything but the plain case fails the whole statement, so nothing is
+    written: the submitter used the key meanwhile (no case filed: the audit
+    entry's ``target_id`` is NULL) or the region has no chain head yet (the
+    entry's ``seq`` is NULL) — both NOT NULL violations; the caller then takes
+    the two statements in a transaction (``cases.submit_hot``). The events'
+    payloads are written as SQLAlchemy's JSON type writes them
+    (``json.dumps``), the id and number spliced in (``pg_submit_params``).
+    Returns (case id, number)."""
+    from sqlalchemy import LargeBinary
+    from sqlalchemy.types import JSON as SA_JSON
+
+    counter, filed = _pg_filed()
+    trail_t, events_t = CaseTrail.__table__, OutboxEvent.__table__
+    entry_t, head_t = audit.AuditEntry.__table__, audit.AuditChainHead.__table__
+    region = bindparam("b_region_code", type_=head_t.c.region_code.type)
+    prev = (
+        select(head_t.c.region_code, head_t.c.seq, head_t.c.hash)
+        .select_from(head_t.join(filed, true()))
+        .where(head_t.c.region_code == region)
+        .with_for_update(of=head_t)
+        .cte("prev")
+    )
+    binary = LargeBinary()
+    case_id = cast(filed.c.id, Text)
+    canonical = bindparam("h_pre", type_=binary)
+    for part in (
+        func.convert_to(
+            cast(prev.c.seq + 1, Text) + literal(',"') + prev.c.hash + literal('",'), "UTF8"
+        ),
+        bindparam("h_mid", type_=binary),
+        func.convert_to(case_id, "UTF8"),
+        bindparam("h_post", type_=binary),
+    ):
+        canonical = canonical.op("||", return_type=binary)(part)
+    head = (
+        update(head_t)
+        .where(head_t.c.region_code == prev.c.region_code)
+        .values(seq=prev.c.seq + 1, hash=func.encode(func.sha256(canonical), "hex"))
+        .returning(head_t.c.seq, head_t.c.hash, prev.c.hash.label("prev_hash"))
+        .cte("head")
+    )
+    entry = (
+        insert(entry_t)
+        .from_select(
+            [
+                "region_code",
+                "seq",
+                "prev_hash",
+                "hash",
+                "actor",
+                "action",
+                "target_type",
+                "target_id",
+                "at",
+                "details",
+            ],
+            select(
+                region,
+                head.c.seq,
+                head.c.prev_hash,
+                head.c.hash,
+                bindparam("t_actor_ref", type_=entry_t.c.actor.type),
+                literal("case.submit"),
+                literal("case"),
+                case_id,
+                bindparam("t_at", type_=entry_t.c.at.type),
+                bindparam("a_details", type_=entry_t.c.details.type),
+            ).select_from(
+                # the counter's one row, always: no case or no head → NULLs → the statement fails
+                counter.outerjoin(filed, true()).outerjoin(head, true())
+            ),
+        )
+        .cte("entry")
+    )
+    trail_cols = (
+        "action",
+        "from_state",
+        "to_state",
+        "step_name",
+        "actor_ref",
+        "actor_name",
+        "comment",
+        "data",
+        "at",
+        "region_code",
+    )
+    trail = (
+        insert(trail_t)
+        .from_select(
+            ["case_id", *trail_cols],
+            select(
+                filed.c.id,
+                *(bindparam(f"t_{c}", type_=trail_t.c[c].type) for c in trail_cols),
+            ),
+        )
+        .cte("trail")
+    )
+    t = Notification.__table__
+    notified = (
+        insert(t)
+        .from_select(
+            ["account_id", "case_id", "title", "body", "created_at"],
+            select(
+                Account.id,
+                filed.c.id,
+                bindparam("n_title", type_=t.c.title.type),
+                bindparam("n_body_pre", type_=Text)
+                + filed.c.number
+                + bindparam("n_body_post", type_=Text),
+                bindparam("t_at", type_=t.c.created_at.type),
+            )
+            .where(
+                Account.kind == "person",
+                or_(
+                    Account.id == bindparam("b_submitted_by"),
+                    Account.person_id == bindparam("b_applicant_person_id"),
+                ),
+            )
+            .order_by(Account.id),
+        )
+        .cte("notified")
+    )
+    json_t = SA_JSON()
+    e1 = cast(
+        bindparam("e1_pre", type_=Text)
+        + case_id
+        + bindparam("e1_mid", type_=Text)
+        + filed.c.number
+        + bindparam("e1_post", type_=Text),
+        json_t,
+    )
+    e2 = cast(bindparam("e2_pre", type_=Text) + case_id + bindparam("e2_post", type_=Text), json_t)
+    at, ev_region = bindparam("t_at", type_=events_t.c.created_at.type), region
+    events = (
+        insert(events_t)
+        .from_select(
+            ["name", "payload", "created_at", "region_code"],
+            union_all(
+                select(literal("case.submit"), e1, at, ev_region).select_from(filed),
+                select(literal("case.notified"), e2, at, ev_region).select_from(filed),
+            ),
+        )
+        .cte("events")
+    )
+    return select(filed.c.id, filed.c.number).add_cte(entry, trail, notified, events)
+
+
 _BUILDERS = {
+    "pg_submit": _pg_submit_stmt,
     "pg_file": _pg_file_stmt,
     "pg_record": _pg_record_stmt,
     "counter": _counter_stmt,
@@ -1022,6 +1191,60 @@ def pg_file_params(values: dict[str, Any]) -> dict[str, Any]:
     region6, day = values["region_code"][:6], local(at).strftime("%Y%m%d")
     params = {f"b_{k}": v for k, v in values.items()}
     params.update(b_region6=region6, b_day=day, b_prefix=f"{region6}-{day}-")
+    return params
+
+
+def pg_submit_params(actor: Actor, values: dict[str, Any], now_: Any) -> dict[str, Any]:
+    """The parameters of ``_pg_submit_stmt`` for a new case's ``values``: those
+    of ``pg_file_params`` and ``pg_record_params``, with what depends on the
+    case's id and number (the inbox body, the events' payloads, the audit
+    entry's canonical bytes) cut where the statement splices them in."""
+    import json
+
+    region, ref, state = values["region_code"], actor.ref, values["state"]
+    title = f"您的申请已提交：{values['item_name']}"
+    details = {"from": "", "to": state, "step": ""}
+    params = pg_file_params(values)
+    # cut at sentinels (json.dumps writes them "\u0000", "\u0001"), which come first: dicts keep their order
+    e1_pre, rest = json.dumps({"case_id": "\0", "number": "\1", "state": state}).split(
+        '"\\u0000"', 1
+    )
+    e1_mid, e1_post = rest.split('"\\u0001"', 1)
+    e1_mid += '"'
+    e1_post = '"' + e1_post
+    e2_pre, e2_post = json.dumps({"case_id": "\0", "title": title}).split('"\\u0000"', 1)
+    h_pre, h_mid, h_post = audit.entry_hash_parts(
+        region_code=region,
+        actor=ref,
+        action="case.submit",
+        target_type="case",
+        at=now_,
+        details=details,
+    )
+    params.update(
+        t_action="submit",
+        t_from_state="",
+        t_to_state=state,
+        t_step_name="",
+        t_actor_ref=ref,
+        t_actor_name=actor.display_name,
+        t_comment=lifecycle.CHANNELS[values["channel"]],
+        t_data={},
+        t_at=now_,
+        t_region_code=region,
+        a_details=details,
+        h_pre=h_pre,
+        h_mid=h_mid,
+        h_post=h_post,
+        n_title=title,
+        n_body_pre="办件编号 ",
+        n_body_post="，请留意受理结果。",
+        e1_pre=e1_pre,
+        e1_mid=e1_mid,
+        e1_post=e1_post,
+        e2_pre=e2_pre,
+        e2_post=e2_post,
+    )
     return params
 
 

@@ -12,9 +12,11 @@ two ways:
   submission probe (``service._submit_probe_stmt``, written out below), then
   one write transaction — on SQLite behind the database file's write lock
   (``sqlite_inline.write_transaction``) with the very writes of
-  ``service.write_sqlite``; on PostgreSQL the two statements of
-  ``service._file_pg`` (``_pg_file_stmt``, ``_pg_record_stmt``, compiled once
-  for asyncpg with SQLAlchemy's bind processors) and the outbox deliveries.
+  ``service.write_sqlite``; on PostgreSQL one statement in autocommit
+  (``service._pg_submit_stmt``, compiled once for asyncpg with SQLAlchemy's
+  bind processors: the hot rows stay locked only while it runs), else the
+  two statements of ``service._file_pg`` and the outbox deliveries in a
+  transaction (``_file_pg`` below says when).
   The case's columns come from ``service.new_case_values``, the form is
   checked by ``forms.validate_submission``, the answer is
   ``api.case_summary``: the same rows and the same JSON as the general path.
@@ -261,9 +263,26 @@ def _pg(dialect: Any, name: str) -> _Compiled:
 
 
 async def _file_pg(driver: Any, dialect: Any, actor: Any, values: dict[str, Any]) -> int:
-    """``service._file_pg`` on the asyncpg connection, in its own transaction:
-    the case, counter and audit head claim; the trail, inbox, events, audit
-    entry and head hash; the events' deliveries. Returns the case id."""
+    """The rows of ``service._file_pg`` on the asyncpg connection: one
+    statement on its own (``service._pg_submit_stmt``: the hot rows locked
+    only while PostgreSQL runs it), or, when that does not apply — handlers
+    subscribed to the events (their deliveries), a region's first audit
+    entry, the key used meanwhile: the statement fails and wrote nothing —
+    the two statements of ``service._file_pg`` and the deliveries in a
+    transaction. Returns the case id."""
+    if not (handlers_for("case.submit") or handlers_for("case.notified")):
+        from asyncpg.exceptions import NotNullViolationError
+
+        submit = _pg(dialect, "pg_submit")
+        try:
+            row = await driver.fetchrow(
+                submit.sql, *submit.args(service.pg_submit_params(actor, values, now()))
+            )
+        except NotNullViolationError:
+            row = None  # no head yet, or the key used: the transaction below sorts it out
+        if row is not None:
+            values["number"] = row[1]
+            return int(row[0])
     async with driver.transaction():
         file = _pg(dialect, "pg_file")
         row = await driver.fetchrow(file.sql, *file.args(service.pg_file_params(values)))

@@ -88,6 +88,33 @@ def entry_hash(
     return hashlib.sha256(canonical).hexdigest()
 
 
+def entry_hash_parts(
+    *,
+    region_code: str,
+    actor: str,
+    action: str,
+    target_type: str,
+    at: dt.datetime,
+    details: dict[str, Any],
+) -> tuple[bytes, bytes, bytes]:
+    """``entry_hash``'s canonical bytes around what only the database knows
+    when one statement claims the head (``cases.service._pg_submit_stmt``):
+    ``pre + b"<seq>" + b',"<prev_hash>",' + mid + b"<target_id>" + post``
+    is the canonical form, for a ``target_id`` and ``prev_hash`` that JSON
+    writes as they are (digits, hex) and an integer ``seq``."""
+    dumps = orjson.dumps
+    pre = b"[" + dumps(region_code) + b","
+    mid = b",".join((dumps(actor), dumps(action), dumps(target_type))) + b',"'
+    post = (
+        b'",'
+        + dumps(at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        + b","
+        + dumps(details, option=orjson.OPT_SORT_KEYS)
+        + b"]"
+    )
+    return pre, mid, post
+
+
 async def record(
     session: AsyncSession,
     *,
