@@ -630,3 +630,55 @@ async def test_sign_texts_writes_what_sign_makes(session, alg):
     assert (await service.check_record(session, lic)).ok
     v = await service.verify(session, text=fast[0][2], channel="api")
     assert v.result == "valid" and v.signature_checked
+
+
+def test_the_row_check_reads_every_cell():
+    """The check without a database: control characters anywhere in a row, the xlsx
+    precision marker, blank rows, 长期 and the type's validity rule, each date column."""
+    from tongban.licences.models import LicenceType
+
+    lt = LicenceType(
+        id=1,
+        code="11100000MB9000002M001",
+        name="食品经营许可证",
+        holder_kind="person",
+        validity_years=5,
+        field_schema=helpers.SCHEMA,
+    )
+    header = [*HEADER[:4], "有效期起始", *HEADER[4:]]
+    good = [[*r[:4], "", *r[4:]] for r in rows(9, start=1)]
+    good[0][5] = ""  # no end: the type's rule
+    good[1][4] = "2019-03-01"  # 有效期起始 given: the rule runs from it
+    good[1][5] = ""
+    good[2][5] = "长期有效"
+    good[3][6] = "泉城\u3000小店"  # an ideographic space: not a control character
+    bad = [[*r[:4], "", *r[4:]] for r in rows(6, start=50)]
+    bad[0][7] = "热食类\n食品制售"  # a line break in the last cell
+    bad[1][1] = "\x00precision"  # a number Excel could not hold
+    bad[2][4] = "2019-02-30"  # 有效期起始
+    bad[3][5] = "2019/1/1"  # ends before it starts
+    bad[4][5] = "明年"  # 有效期截止
+    bad[5][6] = "店\x7f"
+    body = [good[0], ["", " ", "\u3000"], *good[1:], *bad, [""] * len(header)]
+    report = bulk.ImportReport("f.csv", lt.code, 1)
+    out = list(bulk.check(lt, [header, *body], report, today=dt.date(2026, 11, 21)))
+    assert report.total == len(good) + len(bad)  # the two blank rows are not rows
+    assert [r.number for r in out] == [g[0] for g in good]
+    by_number = {r.number: r for r in out}
+    first, given, long_term, spaced = (by_number[good[k][0]] for k in range(4))
+    assert first.valid_from == first.issued_on
+    assert first.valid_until == service.validity_end(lt, first.issued_on)
+    assert given.valid_from == dt.date(2019, 3, 1)
+    assert given.valid_until == dt.date(2024, 2, 29)
+    assert long_term.valid_until is None
+    assert spaced.data["business_name"] == "泉城\u3000小店"
+    errors = [(e.row, e.column, e.message) for e in report.errors]
+    first_bad = 2 + 1 + len(good)  # header, the blank row, the good rows
+    assert errors == [
+        (first_bad, "", "包含换行或控制字符"),
+        (first_bad + 1, "", "单元格数值超出 Excel 精度，请将该列设置为文本格式"),
+        (first_bad + 2, "有效期起始", "日期格式不正确（应为 2020-01-31）"),
+        (first_bad + 3, "有效期截止", "早于有效期起始"),
+        (first_bad + 4, "有效期截止", "日期格式不正确（应为 2020-01-31）"),
+        (first_bad + 5, "", "包含换行或控制字符"),
+    ]
