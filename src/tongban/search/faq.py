@@ -30,9 +30,19 @@ Places are recognised with the region tree (泰州市, 泰州 and 海陵区 all 
 and a topic about another place is scaled by 0.5 (0.6 when it names none).
 Measured on the shared 2020 policy KB by leave-one-out (``bench/eval_faq.py``).
 
+A second stage (``faq_rank.py``) reorders the 50 best topics of this fused
+score: a learned function of 22 features per (question, topic) — each view's
+scaled and raw score, the first-stage rank, place match/mismatch, the share
+of the question's (idf × topicality weighted) bigrams and words found in the
+topic's questions and in its answers, the longest common substring with a
+question and with an answer — and their pairwise products. Its weights are
+stored (``faq_rank_weights.py``), trained on the shared KB by
+``bench/eval_faq.py --train``; the evaluation is cross-fitted by docid folds.
+No feature sees a topic's size. The score shown stays the first stage's.
+
 ``exclude``: score as if those rows were not in the knowledge base at all
 (their words leave the topic's counts, lengths and the document
-frequencies, and the topicality counts). The evaluation uses it for leave-one-out; it is the same code
+frequencies, the topicality counts and the second stage's features). The evaluation uses it for leave-one-out; it is the same code
 every question goes through.
 """
 
@@ -43,7 +53,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from tongban.search import analysis
+from tongban.search import analysis, faq_rank
 
 QUESTION_W = 1.0
 ANSWER_W = 1 / 3
@@ -280,6 +290,22 @@ class _Topicality:
         return out
 
 
+@dataclass(slots=True)
+class _Query:
+    """A question's analysis and its first-stage topic scores."""
+
+    text: str
+    words: list[str]
+    places: set[str]
+    grams: list[str]
+    gram_w: dict[str, float]
+    word_w: dict[str, float]
+    raw: tuple[dict[int, float], ...]  # per view, before scaling
+    views: tuple[dict[int, float], ...]  # per view, scaled to its best
+    fused: dict[int, float]  # topic → fused score, place factor applied
+    row_words: dict[int, float]  # row → question-words BM25
+
+
 def _scaled(scores: dict[int, float]) -> dict[int, float]:
     if not scores:
         return {}
@@ -301,7 +327,9 @@ def _best_per_topic(scores: dict[int, float], topic_of: list[int]) -> dict[int, 
 class FaqMatcher:
     """The FAQ knowledge base, indexed for topical matching."""
 
-    def __init__(self, rows: Sequence[FaqRow], gazetteer: Gazetteer | None = None) -> None:
+    def __init__(
+        self, rows: Sequence[FaqRow], gazetteer: Gazetteer | None = None, *, rerank: bool = True
+    ) -> None:
         self.rows = list(rows)
         self.gaz = gazetteer or Gazetteer()
         self.row_index = {r.key: i for i, r in enumerate(self.rows)}
@@ -350,6 +378,15 @@ class FaqMatcher:
         for i, p in enumerate(places):
             self.topic_place_count[self.topic_of[i]].update(p)
         self.topic_places = [frozenset(c) for c in self.topic_place_count]
+        self.rank_text = faq_rank.RowText(
+            [r.question for r in self.rows],
+            [r.answer for r in self.rows],
+            q_bi,
+            a_bi,
+            q_words,
+            a_words,
+        )
+        self.reranker: faq_rank.Reranker | None = faq_rank.shipped() if rerank else None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -363,25 +400,24 @@ class FaqMatcher:
                 c.subtract(self.row_places[i])
         return frozenset(p for p, n in c.items() if n > 0)
 
-    def match(
-        self, question: str, *, limit: int = 5, exclude: Iterable[str] = ()
-    ) -> list[FaqMatch]:
-        """The best stored question of each of the ``limit`` best topics."""
+    def topic_scores(self, question: str, excluded: set[int]) -> _Query | None:
+        """The first stage: every topic's fused score for ``question``."""
         if not self.rows or not analysis.compact(question):
-            return []
-        excluded = {self.row_index[k] for k in exclude if k in self.row_index}
+            return None
         ex = sorted(excluded)
         words, places = _features(question, self.gaz)
         weight = {t: PLACE_W for t in words if t.startswith("@")}
         weight.update({t: QUOTED_W for t in words if t.startswith("“")})
         grams = analysis.bigrams(question)
         gram_w = self.bigram_topicality.weights(grams, self.topic_of, excluded)
-        views = (
-            _scaled(self.topic_words.score(words, weight, ex)),
-            _scaled(self.topic_bigrams.score(grams, gram_w, ex)),
-            _scaled(_best_per_topic(self.row_words.score(words, weight, ex), self.topic_of)),
-            _scaled(_best_per_topic(self.row_bigrams.score(grams, gram_w, ex), self.topic_of)),
+        row_words = self.row_words.score(words, weight, ex)
+        raw = (
+            self.topic_words.score(words, weight, ex),
+            self.topic_bigrams.score(grams, gram_w, ex),
+            _best_per_topic(row_words, self.topic_of),
+            _best_per_topic(self.row_bigrams.score(grams, gram_w, ex), self.topic_of),
         )
+        views = tuple(_scaled(v) for v in raw)
         fused: dict[int, float] = defaultdict(float)
         for w, view in zip(VIEW_WEIGHTS, views, strict=True):
             for k, s in view.items():
@@ -393,10 +429,25 @@ class FaqMatcher:
                     fused[k] *= NO_PLACE
                 elif not tp & places:
                     fused[k] *= OTHER_PLACE
-        best = sorted(fused.items(), key=lambda kv: -kv[1])[:limit]
+        return _Query(
+            question, words, places, grams, gram_w, weight, raw, views, dict(fused), row_words
+        )
+
+    def match(
+        self, question: str, *, limit: int = 5, exclude: Iterable[str] = ()
+    ) -> list[FaqMatch]:
+        """The best stored question of each of the ``limit`` best topics."""
+        excluded = {self.row_index[k] for k in exclude if k in self.row_index}
+        q = self.topic_scores(question, excluded)
+        if q is None:
+            return []
+        ranked = sorted(q.fused.items(), key=lambda kv: -kv[1])
+        if self.reranker is not None:
+            ranked = self.reranker.rerank(self, q, ranked, excluded)
+        best = ranked[:limit]
         # Within a topic, show the stored question closest to the one asked.
-        row_scores = self.row_words.score(words, weight, ex)
-        distinct = set(grams)
+        row_scores = q.row_words
+        distinct = set(q.grams)
         out = []
         for k, s in best:
             candidates = [i for i in self.topic_rows[k] if i not in excluded]
