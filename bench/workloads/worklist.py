@@ -503,6 +503,8 @@ class Worklist(Workload):
             n = len(body["items"]) if "items" in body else sum(q["count"] for q in body.values())
             timings[label] = (statistics.median(lat), n)
         ctx.state["timings"] = timings
+        if ctx.db == "postgresql":
+            ctx.state["pg_sessions"] = await _pg_sessions(ctx)
 
     def _requests(self, ctx: Context, index: int) -> list[tuple[str, Request]]:
         username = CLERKS[index % len(CLERKS)]
@@ -548,6 +550,10 @@ class Worklist(Workload):
         return [r for _label, r in self._requests(ctx, index)]
 
     async def ceiling(self, ctx: Context, clients: int, seconds: float) -> Ceiling:
+        opened = None
+        if ctx.db == "postgresql" and "pg_sessions" in ctx.state:
+            # before the ceiling's own pool: the sessions the server opened meanwhile
+            opened = await _pg_sessions(ctx) - ctx.state["pg_sessions"] - 1
         # cases.api.list_cases for queue=to_accept, a clerk of 历下区 (whole district), newest page:
         # the page's ids from the index, then their summary columns
         sql = (
@@ -572,6 +578,14 @@ class Worklist(Workload):
             result.notes.append(
                 f"alone: {label:<28} {ms:7.2f} ms  ({n:,} {'counted' if label == 'queue counts' else 'rows'})"
             )
+        if opened is not None:
+            # each one a new backend that prepares and plans every statement again
+            # (~14 ms of server CPU): past the pools' first connections (warm-up),
+            # none should open under load (a pool closing overflow connections
+            # opened 6-9 a second here)
+            result.notes.append(
+                f"PostgreSQL sessions opened while driving the clients (warm-up included): {opened}"
+            )
         return result
 
 
@@ -595,6 +609,23 @@ SUMMARY = [  # cases.api.SUMMARY_COLUMNS
     "delivered_at",
     "outcome",
 ]
+
+
+async def _pg_sessions(ctx: Context) -> int:
+    """The sessions the server has opened on the bench's database so far
+    (``pg_stat_database.sessions``, PostgreSQL 14+; this one's included)."""
+    import asyncpg
+
+    c = await asyncpg.connect(ctx.asyncpg_dsn)
+    try:
+        return int(
+            await c.fetchval(
+                "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+            )
+            or 0
+        )
+    finally:
+        await c.close()
 
 
 async def _sweep_ran_now(ctx: Context) -> None:

@@ -452,3 +452,59 @@ async def test_workbench_pages_read_what_the_api_answers(world: World, client, s
                     break
             assert got == want, (who, q)
             assert want or who == "hother_dept" or q == {"applicant": "wang"}, (who, q)
+
+
+async def test_count_statement_repeats_the_partial_index_conditions_for_sqlite_only(
+    world: World, session
+) -> None:
+    """SQLite uses ``ix_case_queue_counts`` / ``ix_case_alert_counts`` only
+    when a query repeats their conditions; PostgreSQL proves them from each
+    queue's own and, given them again, multiplied both selectivities and
+    counted through ``ix_case_state_id`` (every region's cases of the state).
+    Both statements count the same (``test_what_a_clerk_sees`` checks the
+    counts against the rows; the hot and general routes use the statement of
+    the database they run on)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from tongban.cases import api
+    from tongban.identity.models import Account
+
+    acc = (await session.execute(select(Account).where(Account.username == "hclerk"))).scalar_one()
+    actor = await actor_for_account(session, acc, via="session")
+    sql = {
+        name: str(api._count_statement(actor, name).compile(dialect=d.dialect()))
+        for name, d in (("sqlite", sqlite), ("postgresql", postgresql))
+    }
+    assert sql["sqlite"].count("state IN (") == 6 and sql["sqlite"].count("alert IN (") == 2
+    assert "state IN (" not in sql["postgresql"] and "alert IN (" not in sql["postgresql"]
+    assert str(api._count_statement(actor).compile(dialect=sqlite.dialect())) == sql["sqlite"]
+    dialect = session.bind.dialect.name
+    row = (await session.execute(api._count_statement(actor, dialect))).one()
+    again = (await session.execute(api._count_statement(actor))).one()
+    assert tuple(row) == tuple(again) and sum(row) > 0
+
+
+def test_postgresql_pool_keeps_its_connections(tmp_path) -> None:
+    """On PostgreSQL every connection the pool opens is kept (the ceiling as
+    before, ``database_pool_size`` + 10): an overflow connection closed on
+    return and reopened by the next burst cost the server a new backend and
+    every statement prepared and planned again (bench/run.py worklist)."""
+    from tongban.core import db
+    from tongban.core.settings import Settings
+
+    s = Settings(
+        data_dir=tmp_path,
+        database_url="postgresql://tongban@127.0.0.1:1/nothing",
+        database_pool_size=7,
+        embedded_worker=False,
+    )
+    engine = db.create_engine(s)  # no connection is made
+    pool = engine.sync_engine.pool
+    assert pool.size() == 7 + db.PG_POOL_OVERFLOW == db.pg_pool_size(s)
+    assert pool._max_overflow == 0
+    lite = db.create_engine(
+        Settings(
+            data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/x.db", embedded_worker=False
+        )
+    ).sync_engine.pool
+    assert lite.size() == 40 and lite._max_overflow == 40  # SQLite: unchanged

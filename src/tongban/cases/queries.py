@@ -136,7 +136,9 @@ async def get_queue_counts(session: AsyncSession, actor: Actor) -> dict[str, dic
     """The count of every workbench queue: the statement ``GET /api/v1/cases/queues``
     runs (a seek per queue in the partial count indexes, never a pass over
     every case in scope)."""
-    row = (await session.execute(cases_api._count_statement(actor))).one()
+    row = (
+        await session.execute(cases_api._count_statement(actor, session.bind.dialect.name))
+    ).one()
     return {
         key: {"label": label, "count": int(n)}
         for (key, (label, _c)), n in zip(QUEUES.items(), row, strict=True)

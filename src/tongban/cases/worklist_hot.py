@@ -189,10 +189,9 @@ async def queue_counts(request: Request) -> ORJSONResponse:
         return await api.queue_counts(request)
     async with raw_connection(request) as conn:
         actor = await _actor(request, conn)
+        dialect = request.app.state.engine.dialect
         row = (
-            await _fetch(
-                conn, _compiled(api._count_statement(actor), request.app.state.engine.dialect), {}
-            )
+            await _fetch(conn, _compiled(api._count_statement(actor, dialect.name), dialect), {})
         )[0]
     return ORJSONResponse(
         {
