@@ -335,18 +335,7 @@ def _pg_record_stmt(dialect: str) -> Any:
         .returning(events_t.c.id, events_t.c.name)
         .cte("events")
     )
-    cols = (
-        "region_code",
-        "seq",
-        "prev_hash",
-        "hash",
-        "actor",
-        "action",
-        "target_type",
-        "target_id",
-        "at",
-        "details",
-    )
+    cols = audit.ENTRY_COLUMNS
     entry = (
         insert(entry_t)
         .values({c: bindparam(f"a_{c}", type_=entry_t.c[c].type) for c in cols})
@@ -421,18 +410,7 @@ def _pg_submit_stmt(dialect: str) -> Any:
     entry = (
         insert(entry_t)
         .from_select(
-            [
-                "region_code",
-                "seq",
-                "prev_hash",
-                "hash",
-                "actor",
-                "action",
-                "target_type",
-                "target_id",
-                "at",
-                "details",
-            ],
+            list(audit.ENTRY_COLUMNS),
             select(
                 region,
                 head.c.seq,

@@ -27,6 +27,19 @@ from tongban.core.clock import now
 from tongban.core.db import Base, BigIntPK
 
 GENESIS = "0" * 64
+# The columns an entry is written with (every statement that inserts one).
+ENTRY_COLUMNS = (
+    "region_code",
+    "seq",
+    "prev_hash",
+    "hash",
+    "actor",
+    "action",
+    "target_type",
+    "target_id",
+    "at",
+    "details",
+)
 
 
 class AuditEntry(Base):
@@ -328,18 +341,7 @@ def _statements(dialect: str) -> _Statements:
         .where(head.c.region_code == bindparam("b_region_code"))
         .values(hash=bindparam("b_hash"))
     )
-    cols = (
-        "region_code",
-        "seq",
-        "prev_hash",
-        "hash",
-        "actor",
-        "action",
-        "target_type",
-        "target_id",
-        "at",
-        "details",
-    )
+    cols = ENTRY_COLUMNS
     ins = (
         insert(entry)
         .values({c: bindparam(f"b_{c}", type_=entry.c[c].type) for c in cols})
