@@ -131,6 +131,19 @@ async def get_case(
 # their row locks last until the commit.
 
 _CASE = Case.__table__
+# The columns a trail row is written with besides its case (every statement that inserts one).
+TRAIL_COLUMNS = (
+    "action",
+    "from_state",
+    "to_state",
+    "step_name",
+    "actor_ref",
+    "actor_name",
+    "comment",
+    "data",
+    "at",
+    "region_code",
+)
 
 
 def _upsert(dialect: str) -> Any:
@@ -302,22 +315,7 @@ def _pg_record_stmt(dialect: str) -> Any:
     trail = (
         insert(trail_t)
         .values(
-            {
-                c: bindparam(f"t_{c}", type_=trail_t.c[c].type)
-                for c in (
-                    "case_id",
-                    "action",
-                    "from_state",
-                    "to_state",
-                    "step_name",
-                    "actor_ref",
-                    "actor_name",
-                    "comment",
-                    "data",
-                    "at",
-                    "region_code",
-                )
-            }
+            {c: bindparam(f"t_{c}", type_=trail_t.c[c].type) for c in ("case_id", *TRAIL_COLUMNS)}
         )
         .cte("trail")
     )
@@ -429,25 +427,13 @@ def _pg_submit_stmt(dialect: str) -> Any:
         )
         .cte("entry")
     )
-    trail_cols = (
-        "action",
-        "from_state",
-        "to_state",
-        "step_name",
-        "actor_ref",
-        "actor_name",
-        "comment",
-        "data",
-        "at",
-        "region_code",
-    )
     trail = (
         insert(trail_t)
         .from_select(
-            ["case_id", *trail_cols],
+            ["case_id", *TRAIL_COLUMNS],
             select(
                 filed.c.id,
-                *(bindparam(f"t_{c}", type_=trail_t.c[c].type) for c in trail_cols),
+                *(bindparam(f"t_{c}", type_=trail_t.c[c].type) for c in TRAIL_COLUMNS),
             ),
         )
         .cte("trail")
@@ -959,19 +945,7 @@ def _sqlite_statements(dialect: Any) -> dict[str, Any]:
             "trail": _RawInsert(
                 dialect,
                 CaseTrail.__table__,
-                [
-                    "case_id",
-                    "action",
-                    "from_state",
-                    "to_state",
-                    "step_name",
-                    "actor_ref",
-                    "actor_name",
-                    "comment",
-                    "data",
-                    "at",
-                    "region_code",
-                ],
+                ["case_id", *TRAIL_COLUMNS],
             ),
             # as _notify_stmt: every person account of the applicant, and the submitter's when a person's
             "notify": (
