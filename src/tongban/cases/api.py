@@ -4,6 +4,7 @@ supervision, the applicant's inbox."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
@@ -310,9 +311,11 @@ SUMMARY_COLUMNS = (
 )
 
 
-def _row_summary(row: Any) -> dict[str, Any]:
+def _row_summary(row: Any, iso: Callable[[Any], str | None] | None = None) -> dict[str, Any]:
     """``case_summary`` of a row of SUMMARY_COLUMNS (unpacked by position: a
-    list page makes 20 of them)."""
+    list page makes 20 of them). ``iso`` turns a stored time into its ISO text
+    (the hot route passes the driver's own: ``cases.worklist_hot``)."""
+    iso = iso or _iso
     (
         id_,
         number,
@@ -347,12 +350,12 @@ def _row_summary(row: Any) -> dict[str, Any]:
         "state_label": lifecycle.STATES[state],
         "current_step": step,
         "alert": alert,
-        "submitted_at": _iso(submitted),
-        "accept_due_at": _iso(accept_due),
-        "accepted_at": _iso(accepted),
-        "due_at": _iso(due),
-        "concluded_at": _iso(concluded),
-        "delivered_at": _iso(delivered),
+        "submitted_at": iso(submitted),
+        "accept_due_at": iso(accept_due),
+        "accepted_at": iso(accepted),
+        "due_at": iso(due),
+        "concluded_at": iso(concluded),
+        "delivered_at": iso(delivered),
         "outcome": outcome,
         "outcome_label": lifecycle.OUTCOMES.get(outcome or "", ""),
     }

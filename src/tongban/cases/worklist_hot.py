@@ -27,7 +27,7 @@ from sqlalchemy.sql import visitors
 from starlette.requests import Request
 from starlette.routing import Route
 
-from tongban.cases import api, lifecycle
+from tongban.cases import api
 from tongban.core.errors import NotAuthenticated
 from tongban.core.sqlite_inline import bind_datetime, read_datetime
 from tongban.identity.service import resolve_session_raw
@@ -100,45 +100,6 @@ def _iso_pg(v: dt.datetime | None) -> str | None:
     return (v if v.tzinfo is _UTC else v.astimezone(_UTC)).isoformat()
 
 
-_CHANNELS = lifecycle.CHANNELS
-_STATES = lifecycle.STATES
-_OUTCOMES = lifecycle.OUTCOMES
-
-
-def _summaries(rows: list[Any], iso: Any) -> list[dict[str, Any]]:
-    """``api._row_summary`` of driver rows (api.SUMMARY_COLUMNS, in order)."""
-    out = []
-    for (
-        id_,
-        number,
-        item_name,
-        impl_id,
-        dept_id,
-        region,
-        applicant,
-        channel,
-        state,
-        step,
-        alert,
-        submitted,
-        accept_due,
-        accepted,
-        due,
-        concluded,
-        delivered,
-        outcome,
-    ) in rows:
-        out.append({
-            "id": id_, "number": number, "item_name": item_name, "implementation_id": impl_id,
-            "department_id": dept_id, "region_code": region, "applicant_name": applicant, "channel": channel,
-            "channel_label": _CHANNELS.get(channel, channel), "state": state, "state_label": _STATES[state],
-            "current_step": step, "alert": alert, "submitted_at": iso(submitted), "accept_due_at": iso(accept_due),
-            "accepted_at": iso(accepted), "due_at": iso(due), "concluded_at": iso(concluded),
-            "delivered_at": iso(delivered), "outcome": outcome, "outcome_label": _OUTCOMES.get(outcome or "", ""),
-        })  # fmt: skip
-    return out
-
-
 def _bearer(request: Request) -> bool:
     return request.headers.get("authorization", "").lower().startswith("bearer ")
 
@@ -175,9 +136,10 @@ async def list_cases(request: Request) -> ORJSONResponse:
         )
         rows = await _fetch(conn, _compiled(stmt, request.app.state.engine.dialect), params)
     limit = f.limit
+    iso = _iso_sqlite if conn.is_sqlite else _iso_pg
     return ORJSONResponse(
         {
-            "items": _summaries(rows[:limit], _iso_sqlite if conn.is_sqlite else _iso_pg),
+            "items": [api._row_summary(r, iso) for r in rows[:limit]],
             "next": rows[limit - 1][0] if len(rows) > limit else None,
         }
     )
