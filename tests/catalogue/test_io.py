@@ -324,6 +324,22 @@ async def test_unreadable_files_are_refused(session) -> None:
         assert e.value.code == code, src.name
 
 
+async def test_a_nul_in_a_cell_is_an_error_of_its_row(session) -> None:
+    # PostgreSQL refuses U+0000 in text: the import must report it, not fail on it
+    a = await admin(session)
+    data = template_csv(
+        io.BASE_HEADERS,
+        [base_row(base_code(), 事项名称="某\x00事项"), base_row("3701")],
+    )
+    with pytest.raises(io.ImportInvalid) as e:
+        await io.import_catalogue(session, a, [io.Source("b.csv", data)])
+    assert [(x.row, x.column) for x in e.value.report.errors] == [(2, "事项名称"), (3, "基本编码")]
+    assert e.value.report.errors[0].message == "含有无效字符（空字符）"
+    assert (
+        await session.execute(select(func.count()).select_from(CatalogueItem))
+    ).scalar_one() == 0
+
+
 async def test_missing_columns_and_unknown_columns(session) -> None:
     a = await admin(session)
     data = template_csv(

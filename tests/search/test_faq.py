@@ -44,11 +44,14 @@ def test_parse_reports_every_error_with_its_row() -> None:
         "a4\t\t问\t\n"  # row 5: three errors
         "\n"
         "a6\td6\t列太多\t答案\t多出来的\n"  # row 7
+        "a8\td8\t空字符\x00的问题？\t答案\n"  # row 8: PostgreSQL refuses a NUL
     )
     parsed = faq_io.parse("kb.tsv", bad.encode())
     assert [(e.row, e.column) for e in parsed.errors] == [
         (3, "id"), (4, "id"), (5, "docid"), (5, "question"), (5, "answer"), (7, ""),
+        (8, "question"),
     ]  # fmt: skip
+    assert parsed.errors[-1].text() == "第 8 行「问题」：含有无效字符（空字符）"
     assert parsed.errors[1].text() == "第 4 行「编号」：与第 2 行重复"
     assert [r["id"] for r in parsed.rows] == ["a1"]
     missing = faq_io.parse("kb.tsv", "编号\t问题\n1\t问题？\n".encode())

@@ -2222,6 +2222,18 @@ def detect_layout(tables: list[Table]) -> str:
     return "template"
 
 
+def _drop_nul_cells(tables: list[Table], report: ImportReport) -> None:
+    """A NUL (U+0000) in a cell is an error of its row (PostgreSQL refuses it
+    in text; no element holds one); it is dropped from the value so that the
+    rest of the row is still checked and every error reported."""
+    for t in tables:
+        for line, cells in t.rows:
+            for h, v in cells.items():
+                if "\x00" in v:
+                    report.error(t.label, line, h, "含有无效字符（空字符）")
+                    cells[h] = v.replace("\x00", "")
+
+
 async def import_catalogue(
     session: AsyncSession,
     actor: Actor,
@@ -2258,6 +2270,7 @@ async def import_catalogue(
         except CellError as e:
             raise ValidationFailed(str(e), code="import_region") from None
     report = ImportReport(found, [s.name for s in sources], dry_run=dry_run, publish=publish)
+    _drop_nul_cells(tables, report)
     plan = _Plan()
     if found == "sichuan-list":
         themes = list((await session.execute(select(Theme))).scalars())

@@ -146,6 +146,11 @@ def parse(filename: str, content: bytes) -> ParsedFile:
 
         row = {k: get(k) for k in (*REQUIRED, "item_code")}
         bad = False
+        for k, v in row.items():
+            if "\x00" in v:  # PostgreSQL refuses it in text; no question holds one
+                out.errors.append(RowError(n, k, "含有无效字符（空字符）"))
+                row[k] = v.replace("\x00", "")
+                bad = True
         if not row["id"]:
             out.errors.append(RowError(n, "id", "不能为空"))
             bad = True

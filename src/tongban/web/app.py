@@ -26,6 +26,7 @@ from tongban.core import logging as tlog
 from tongban.core.db import create_engine, make_sessionmaker, ping, wal_checkpointer
 from tongban.core.errors import AppError, field_errors
 from tongban.core.settings import Settings, get_settings
+from tongban.web.nul import NulGuard
 
 log = logging.getLogger("tongban.web")
 
@@ -321,6 +322,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(HotRoutes, routes=hot_routes())  # inside RequestContextMiddleware
+    app.add_middleware(NulGuard)  # before the hot routes: they read raw values too
     app.add_middleware(RequestContextMiddleware)
 
     @app.get("/healthz", tags=["运维"], summary="健康检查")

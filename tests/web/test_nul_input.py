@@ -1,0 +1,143 @@
+"""A NUL character (U+0000) in a request gets 422 ``invalid_character``, never a 500.
+
+PostgreSQL refuses U+0000 in text and jsonb (a database error); SQLite stores
+it. ``web.nul.NulGuard`` refuses it in front of every route on both, so every
+GET route's every query parameter is tried with a NUL in it, signed in with
+every role at once (the widest scope, every page reachable).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from tests import builders as b
+from tongban.cases.models import Case
+from tongban.identity.models import ROLES
+from tongban.web.nul import body_has_nul, target_has_nul
+
+NUL = "a\x00b"
+
+
+def _walk(routes):
+    for r in routes:
+        inner = getattr(r, "effective_candidates", None)  # an included router
+        if inner is not None:
+            yield from _walk(inner())
+        else:
+            yield r
+
+
+def _get_routes(app) -> list[tuple[str, list[str]]]:
+    out = []
+    for r in _walk(app.routes):
+        dependant = getattr(r, "dependant", None)
+        if dependant is None or "GET" not in (r.methods or ()):
+            continue
+        out.append((r.path, [p.alias or p.name for p in dependant.query_params]))
+    return out
+
+
+def _fill(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def _refused(r, *, html: bool = False) -> bool:
+    if r.status_code != 422:
+        return False
+    if html:
+        return "无效字符" in r.text
+    return r.json()["code"] == "invalid_character" and "无效字符" in r.json()["message"]
+
+
+async def test_nul_in_any_query_parameter_is_refused(app, client, session) -> None:
+    await b.staff(session, roles=sorted(ROLES), username="nulall", region="370000000000")
+    await session.commit()
+    b.login(client, "nulall")
+    routes = _get_routes(app)
+    assert len(routes) > 100  # the walk reached the included routers
+    wrong = []
+    for path, names in routes:
+        for name in [*names, "q"]:
+            r = client.get(_fill(path), params={name: NUL}, headers={"accept": "application/json"})
+            if not _refused(r):
+                wrong.append((path, name, r.status_code))
+    assert not wrong, wrong
+    # a page gets the error page
+    r = client.get("/workbench", params={"applicant": NUL})
+    assert r.status_code == 422 and "text/html" in r.headers["content-type"]
+    assert "无效字符" in r.text
+
+
+def test_nul_in_the_path_is_refused(client) -> None:
+    r = client.get("/api/v1/departments/1%00")
+    assert _refused(r)
+
+
+async def test_nul_in_a_json_body_is_refused_and_nothing_is_written(client, session) -> None:
+    # the hot submission route reads its body before FastAPI does
+    await b.citizen(session, username="nuljson")
+    await session.commit()
+    b.login(client, "nuljson")
+    csrf = client.cookies.get("tongban_csrf") or ""
+    r = client.post(
+        "/api/v1/cases",
+        content=b'{"implementation_id": 1, "channel": "web", "form_data": {"name": "a\\u0000"}}',
+        headers={
+            "content-type": "application/json",
+            "idempotency-key": "nul-body-0001",
+            "x-csrf-token": csrf,
+        },
+    )
+    assert _refused(r), r.text
+    assert (await session.execute(select(func.count()).select_from(Case))).scalar() == 0
+
+
+def test_nul_in_a_json_body_of_a_general_route(client) -> None:
+    r = client.post("/api/v1/auth/login", json={"username": NUL, "password": "x"})
+    assert _refused(r)
+
+
+def test_an_escaped_backslash_is_not_a_nul(client) -> None:
+    # the JSON text "\\u0000" is the six characters \u0000, not a NUL
+    r = client.post(
+        "/api/v1/auth/login",
+        content=b'{"username": "\\\\u0000", "password": "x"}',
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 401 and r.json()["code"] == "invalid_credentials"
+
+
+def test_nul_in_a_form_body_is_refused(client) -> None:
+    r = client.post(
+        "/login",
+        content=b"username=a%00b&password=x",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert _refused(r, html=True), r.text
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "nul"),
+    [
+        (b"application/json", b'{"a": "x\\u0000"}', True),
+        (b"application/json", b'{"a": "x\\\\u0000"}', False),  # an escaped backslash
+        (b"application/json", b'{"a": "x\\\\\\u0000"}', True),  # backslash, then a NUL
+        (b"application/json; charset=utf-8", b'{"a": "\\u00001"}', True),
+        (b"application/json", b'{"a": "%00"}', False),  # percent-signs are text in JSON
+        (b"application/x-www-form-urlencoded", b"a=%00", True),
+        (b"application/x-www-form-urlencoded", b"a=%2500", False),  # the text "%00"
+        (b"application/x-www-form-urlencoded", b"a=b", False),
+        (b"application/json", b'{"a": "\x00"}', True),
+    ],
+)
+def test_body_has_nul(content_type: bytes, body: bytes, nul: bool) -> None:
+    assert body_has_nul(content_type, body) is nul
+
+
+def test_target_has_nul() -> None:
+    assert target_has_nul({"query_string": b"a=%00", "path": "/x", "raw_path": b"/x"})
+    assert target_has_nul({"query_string": b"", "path": "/x\x00", "raw_path": b"/x%00"})
+    assert not target_has_nul({"query_string": b"a=%20", "path": "/x", "raw_path": b"/x"})
