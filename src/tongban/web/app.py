@@ -26,7 +26,7 @@ from tongban.core import logging as tlog
 from tongban.core.db import create_engine, make_sessionmaker, ping, wal_checkpointer
 from tongban.core.errors import AppError, field_errors
 from tongban.core.settings import Settings, get_settings
-from tongban.web.nul import NulGuard
+from tongban.web.nul import BadValue, NulGuard, is_bad_value
 
 log = logging.getLogger("tongban.web")
 
@@ -150,9 +150,13 @@ class HotRoutes:
             response = await route.endpoint(Request(scope, receive, send))
         except AppError as exc:
             response = ORJSONResponse(exc.to_dict(), status_code=exc.status)
-        except Exception:
-            log.exception("unhandled error")
-            exc = AppError("系统繁忙，请稍后再试", code="internal_error", status=500)
+        except Exception as e:
+            if is_bad_value(e):
+                log.warning("a value the database refused: %s", e)
+                exc = BadValue()
+            else:
+                log.exception("unhandled error")
+                exc = AppError("系统繁忙，请稍后再试", code="internal_error", status=500)
             response = ORJSONResponse(exc.to_dict(), status_code=exc.status)
         await response(scope, receive, send)
 
@@ -245,6 +249,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return await app_error(request, AppError(msg, code=code, status=exc.status_code))
 
     async def unexpected(request: Request, exc: Exception) -> Response:
+        if is_bad_value(exc):
+            log.warning("a value the database refused: %s", exc)
+            return await app_error(request, BadValue())
         log.exception("unhandled error")
         return await app_error(
             request, AppError("系统繁忙，请稍后再试", code="internal_error", status=500)

@@ -1,4 +1,6 @@
-"""空字符 (NUL, U+0000) in a request: refused before any route sees it.
+"""Values no column can hold: refused with a clear error, never a 500.
+
+空字符 (NUL, U+0000) in a request: refused before any route sees it.
 
 No name, number, address or answer holds a NUL, and PostgreSQL refuses one in
 ``text`` and ``jsonb`` (a database error, a 500), while SQLite stores it.
@@ -12,6 +14,13 @@ request that carries one with 422 ``invalid_character`` and runs nothing:
 Multipart bodies (uploads) are binary and pass: their text fields are short
 form fields that a page checks like any other value; file contents are
 stored as bytes.
+
+数值超出范围: an id or number beyond what the column holds (an integer past
+64 bits, ``99999999999999999999``) is parsed by FastAPI as a Python int and
+refused by the driver (SQLite's ``OverflowError``, asyncpg's ``DataError``:
+a data exception, SQLSTATE class 22). ``is_bad_value`` recognises those; the
+app's handlers answer them 422 ``value_invalid`` (``BadValue``) — the
+transaction is rolled back as for any error — instead of ``internal_error``.
 """
 
 from __future__ import annotations
@@ -32,6 +41,33 @@ class InvalidCharacter(AppError):
     code = "invalid_character"
     message = "提交的内容含有无效字符（空字符），请删除后重新提交"
     status = 422
+
+
+class BadValue(AppError):
+    code = "value_invalid"
+    message = "提交的数值超出范围或格式不正确，请检查后重新提交"
+    status = 422
+
+
+def is_bad_value(exc: BaseException) -> bool:
+    """The error, or what caused it, is the driver refusing a value: an
+    integer out of the column's range, or another data exception."""
+    seen = 0
+    e: BaseException | None = exc
+    while e is not None and seen < 6:
+        if isinstance(e, OverflowError):
+            return True
+        if type(e).__module__.startswith("asyncpg") and _is_asyncpg_data_error(e):
+            return True
+        e = getattr(e, "orig", None) or e.__cause__ or e.__context__
+        seen += 1
+    return False
+
+
+def _is_asyncpg_data_error(e: BaseException) -> bool:
+    from asyncpg.exceptions import DataError
+
+    return isinstance(e, DataError)
 
 
 def target_has_nul(scope: Scope) -> bool:
