@@ -178,3 +178,46 @@ async def test_integers_out_of_range_are_refused(app, session) -> None:
                     refused += 1
     assert not wrong, wrong
     assert refused > 20  # ids and cursors past 64 bits reach the driver on many routes
+
+
+BAD_BODIES = [
+    ("json", {}),
+    ("json", []),
+    ("json", {"id": 10**20, "implementation_id": 10**20, "name": "x" * 100_000}),
+    ("json", {"reason": None, "comment": 5, "items": "x", "form_data": [1], "decision": "maybe"}),
+    ("form", {}),
+    ("form", {"reason": "", "id": "abc", "after": "-1"}),
+]
+
+
+async def test_writes_with_bad_bodies_never_fail(app, session) -> None:
+    """Every writing route (every method but GET), with ids 1, past 64 bits and
+    not a number, and bodies empty, of the wrong shape or too long: never a 500."""
+    await b.staff(session, roles=sorted(ROLES), username="postall", region="370000000000")
+    await session.commit()
+    wrong, tried, refused = [], 0, 0
+    with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as client:
+        b.login(client, "postall")
+        for r in _walk(app.routes):
+            methods = set(getattr(r, "methods", None) or ()) - {"GET", "HEAD"}
+            if not methods or not hasattr(r, "dependant") or "logout" in r.path:
+                continue
+            tried += 1
+            for method in sorted(methods):
+                for part in ("1", "99999999999999999999", "abc"):
+                    url = re.sub(r"\{[^}]+\}", part, r.path)
+                    for kind, body in BAD_BODIES:
+                        csrf = client.cookies.get("tongban_csrf") or ""
+                        h = {"x-csrf-token": csrf, "accept": "application/json"}
+                        if kind == "json":
+                            resp = client.request(method, url, json=body, headers=h)
+                        else:
+                            form = {**body, "csrf_token": csrf}
+                            resp = client.request(method, url, data=form, headers=h)
+                        if resp.status_code >= 500:
+                            wrong.append((method, url, kind, str(body)[:40], resp.status_code))
+                        refused += resp.status_code == 422
+                        if resp.status_code == 401 and "/auth/" not in url and "login" not in url:
+                            b.login(client, "postall")  # a route ended the session: sign in again
+    assert not wrong, wrong
+    assert tried > 60 and refused > 500  # the crawl reached the routes, signed in
