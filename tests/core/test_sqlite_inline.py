@@ -1,9 +1,15 @@
-"""The inline SQLite driver: serialised check-then-act, savepoints, rollback, two loops."""
+"""The inline SQLite driver: serialised check-then-act, savepoints, rollback, two
+loops, writers in other processes."""
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -105,3 +111,123 @@ def test_two_event_loops_in_one_process(sqlite_settings: Settings) -> None:
         return v
 
     assert asyncio.run(read()) == 100
+
+
+# --- writers in other processes (flock on <database>-writelock) ------------------------------
+
+_HOLDER = """
+import fcntl, os, sqlite3, sys, time
+path, seconds = sys.argv[1], float(sys.argv[2])
+fd = os.open(path + "-writelock", os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)            # as the platform's writers do
+db = sqlite3.connect(path, isolation_level=None)
+db.execute("BEGIN IMMEDIATE")             # SQLite's own write lock too
+db.execute("UPDATE counter SET v = v + 1000 WHERE id = 1")
+print("held", flush=True)
+time.sleep(seconds)
+db.execute("COMMIT")
+fcntl.flock(fd, fcntl.LOCK_UN)
+print("released", flush=True)
+"""
+
+
+def _hold(path: str, seconds: float) -> subprocess.Popen:
+    p = subprocess.Popen(  # noqa: S603 - this interpreter, a fixed script
+        [sys.executable, "-c", _HOLDER, path, str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert p.stdout is not None and p.stdout.readline().strip() == "held"
+    return p
+
+
+async def _ticks_while(coro) -> tuple[int, object]:
+    """How often a 5 ms ticker ran on this loop while ``coro`` ran."""
+    ticks = 0
+    done = False
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done:
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    t = asyncio.create_task(ticker())
+    try:
+        result = await coro
+    finally:
+        done = True
+        await t
+    return ticks, result
+
+
+async def test_a_writer_of_another_process_does_not_stall_the_loop(
+    sqlite_settings: Settings, tmp_path
+) -> None:
+    engine = create_engine(sqlite_settings)
+    maker = make_sessionmaker(engine)
+    await _setup(maker)
+    holder = _hold(str(tmp_path / "t.db"), 0.6)
+    try:
+        # the write waits ~0.6 s for the other process; the loop serves others meanwhile
+        # (waiting in SQLite's busy handler instead, the ticker would not run at all)
+        ticks, _ = await _ticks_while(_increment(maker, 3))
+    finally:
+        assert holder.wait(timeout=30) == 0
+    assert ticks >= 30, ticks
+    async with maker() as s:
+        assert (await s.execute(text("SELECT v FROM counter"))).scalar() == 1003
+    await engine.dispose()
+
+
+async def test_a_cancelled_wait_leaves_the_lock_free(sqlite_settings: Settings, tmp_path) -> None:
+    from tongban.core.sqlite_inline import lock_file_path
+
+    engine = create_engine(sqlite_settings)
+    maker = make_sessionmaker(engine)
+    await _setup(maker)
+    path = str(tmp_path / "t.db")
+    holder = _hold(path, 0.4)
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(_increment(maker, 1), timeout=0.1)
+    assert holder.wait(timeout=30) == 0
+    await _increment(maker, 2)  # the connections write again
+    await asyncio.sleep(0.1)  # the cancelled wait's thread got the lock and closed it
+    fd = os.open(lock_file_path(path), os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody holds it now
+    finally:
+        os.close(fd)
+    async with maker() as s:
+        assert (await s.execute(text("SELECT v FROM counter"))).scalar() == 1002
+    await engine.dispose()
+
+
+_WRITER = """
+import asyncio, sys
+sys.path[:0] = [sys.argv[3]]
+from tests.core.test_sqlite_inline import _increment
+from tongban.core.db import create_engine, make_sessionmaker
+from tongban.core.settings import Settings
+
+async def main():
+    engine = create_engine(Settings(data_dir=sys.argv[1], database_url=f"sqlite:///{sys.argv[1]}/t.db"))
+    await _increment(make_sessionmaker(engine), int(sys.argv[2]))
+    await engine.dispose()
+
+asyncio.run(main())
+"""
+
+
+async def test_two_processes_write_at_once_and_lose_nothing(
+    sqlite_settings: Settings, tmp_path
+) -> None:
+    engine = create_engine(sqlite_settings)
+    await _setup(make_sessionmaker(engine))
+    root = str(Path(__file__).resolve().parents[2])
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), "150", root])  # noqa: S603
+        for _ in range(3)
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    async with make_sessionmaker(engine)() as s:
+        assert (await s.execute(text("SELECT v FROM counter"))).scalar() == 450
+    await engine.dispose()

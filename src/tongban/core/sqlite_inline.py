@@ -19,6 +19,16 @@ processes (a separate ``tongban worker``).
 ``ensure_write_transaction(conn)`` takes the write lock up front: SQLite's
 equivalent of ``SELECT … FOR UPDATE`` for check-then-act code
 (``core.db.lock_for_update``).
+
+Several processes (``tongban serve`` with ``web_workers`` > 1, a separate
+``tongban worker``) also queue outside SQLite: after the process's lock, a
+writer takes an exclusive ``flock`` on ``<database>-writelock``. Free, that
+is one system call; held by another process, the wait runs in a thread while
+the event loop serves other requests. SQLite's busy handler, which would wait
+on the loop's own thread (sleeping 1, 2, 5 … 100 ms at a time, every request
+of the process stalled meanwhile), then never waits for another process of
+the platform. Each connection has its own descriptor (``flock`` locks belong
+to an open file, so a connection's lock excludes every other connection's).
 """
 
 from __future__ import annotations
@@ -26,6 +36,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import fcntl
+import os
 import re
 import sqlite3
 import weakref
@@ -153,8 +165,15 @@ class InlineCursor:
         self._cursor.close()
 
 
+def lock_file_path(path: str) -> str | None:
+    """The file whose ``flock`` writers of ``path`` take, or None (in memory)."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return path + "-writelock"
+
+
 class InlineConnection(AdaptedConnection):
-    __slots__ = ("_lock", "_path", "_raw", "_writing", "dbapi")
+    __slots__ = ("_file_fd", "_file_locked", "_lock", "_path", "_raw", "_writing", "dbapi")
 
     def __init__(self, dbapi: Any, raw: sqlite3.Connection, path: str) -> None:
         self.dbapi = dbapi
@@ -163,6 +182,8 @@ class InlineConnection(AdaptedConnection):
         self._path = path
         self._lock: asyncio.Lock | None = None
         self._writing = False
+        self._file_fd: int | None = None
+        self._file_locked = False
 
     # -- write serialisation ---------------------------------------------
     def begin_write(self) -> None:
@@ -171,8 +192,11 @@ class InlineConnection(AdaptedConnection):
         lock = _lock_for(self._path)
         await_(lock.acquire())
         try:
+            if not self._try_file_lock():
+                await_(self._wait_file_lock())
             self._raw.execute("BEGIN IMMEDIATE")
         except BaseException:
+            self._release_file_lock()
             lock.release()
             raise
         self._lock = lock
@@ -181,9 +205,54 @@ class InlineConnection(AdaptedConnection):
     def _end_write(self) -> None:
         if self._writing:
             self._writing = False
+            self._release_file_lock()
             lock, self._lock = self._lock, None
             if lock is not None:
                 lock.release()
+
+    # -- the lock between processes (flock on <database>-writelock) ----------
+    def _fd(self) -> int | None:
+        if self._file_fd is None:
+            name = lock_file_path(self._path)
+            if name is None:
+                return None
+            self._file_fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        return self._file_fd
+
+    def _try_file_lock(self) -> bool:
+        """Take the lock if no other process holds it (True; also for a
+        database in memory, which no other process sees)."""
+        fd = self._fd()
+        if fd is None:
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        self._file_locked = True
+        return True
+
+    async def _wait_file_lock(self) -> None:
+        """Wait for another process's writer, in a thread: the loop goes on."""
+        fd = self._fd()
+        assert fd is not None
+        pending = asyncio.get_running_loop().run_in_executor(None, fcntl.flock, fd, fcntl.LOCK_EX)
+        try:
+            await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            # The thread still waits and will get the lock for this descriptor:
+            # it is closed when that happens (closing releases the lock), and
+            # the connection opens a new one for its next write.
+            self._file_fd = None
+            pending.add_done_callback(lambda _f: os.close(fd))
+            raise
+        self._file_locked = True
+
+    def _release_file_lock(self) -> None:
+        if self._file_locked:
+            self._file_locked = False
+            if self._file_fd is not None:
+                fcntl.flock(self._file_fd, fcntl.LOCK_UN)
 
     # -- DBAPI surface ------------------------------------------------------
     def cursor(self, server_side: bool = False) -> InlineCursor:
@@ -213,6 +282,9 @@ class InlineConnection(AdaptedConnection):
             self.rollback()
         finally:
             self._raw.close()
+            fd, self._file_fd = self._file_fd, None
+            if fd is not None:
+                os.close(fd)
 
     @property
     def isolation_level(self) -> Any:
@@ -360,14 +432,19 @@ async def write_transaction(
         raise RuntimeError("write_transaction on a connection inside a write transaction")
     raw = dbapi_connection._raw
     async with _lock_for(dbapi_connection._path):
-        raw.execute("BEGIN IMMEDIATE")
+        if not dbapi_connection._try_file_lock():
+            await dbapi_connection._wait_file_lock()
         try:
-            yield raw
-            raw.execute("COMMIT")
-        except BaseException:
-            if raw.in_transaction:
-                raw.rollback()
-            raise
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                yield raw
+                raw.execute("COMMIT")
+            except BaseException:
+                if raw.in_transaction:
+                    raw.rollback()
+                raise
+        finally:
+            dbapi_connection._release_file_lock()
 
 
 dialect = SQLiteDialect_inline
