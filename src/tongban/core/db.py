@@ -120,6 +120,8 @@ class WalCheckpointer:
         self.seconds = seconds
         self.runs = 0
         self.frames = 0  # frames copied into the database so far
+        self._generation = b""  # the log's salt: it changes when a writer restarts the log
+        self._done = 0  # frames of this generation already counted
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
 
@@ -134,7 +136,22 @@ class WalCheckpointer:
     def checkpoint(self, conn: Any) -> None:
         _busy, _frames_in_log, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         self.runs += 1
-        self.frames += max(done, 0)
+        # ``done`` counts the frames of the current log, from its start: a
+        # run adds what is new since the last one (all of it after a restart).
+        generation = self._log_salt()
+        if generation != self._generation:
+            self._generation, self._done = generation, 0
+        done = max(done, 0)
+        self.frames += max(done - self._done, 0)
+        self._done = max(done, self._done)
+
+    def _log_salt(self) -> bytes:
+        """Salt-1 and salt-2 of the WAL header (bytes 16–24): new on every restart."""
+        try:
+            with open(self.path + "-wal", "rb") as f:
+                return f.read(24)[16:24]
+        except OSError:
+            return b""
 
     def _run(self) -> None:
         import sqlite3
