@@ -227,9 +227,10 @@ async def test_validation_errors(world: World, client, general, query: str) -> N
         "queue_invalid",
         "state_invalid",
         "applicant_invalid",
+        "invalid_character",
     )
-    if "%00" in query:  # a NUL: refused before PostgreSQL would (a 500)
-        assert body["code"] == "applicant_invalid" and body["message"] == "申请人名称含有无效字符"
+    if "%00" in query:  # a NUL: refused in front of every route (web.nul), before PostgreSQL would
+        assert body["code"] == "invalid_character" and "无效字符" in body["message"]
 
 
 async def test_refusals(world: World, client, general, session) -> None:

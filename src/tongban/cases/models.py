@@ -172,6 +172,8 @@ class CaseTrail(RegionScoped, Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[dt.datetime] = mapped_column(default=now)
+    # Read by case only (ix_case_trail_case): no index on the region (0006_submit_indexes).
+    region_code: Mapped[str] = mapped_column(String(12))
 
 
 class CaseMaterial(Base):

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, make_transient_to_detached, mapped_column
 
 from tongban.core.clock import now
-from tongban.core.db import Base, BigIntPK
+from tongban.core.db import Base, BigIntPK, driver_bind_processor
 
 GENESIS = "0" * 64
 # The columns an entry is written with (every statement that inserts one).
@@ -45,8 +45,9 @@ ENTRY_COLUMNS = (
 class AuditEntry(Base):
     __tablename__ = "audit_entry"
     __table_args__ = (
+        # Read by chain (the verifier) and newest first (latest_audit), never by
+        # action or target: no index on those (migration 0006_submit_indexes).
         Index("ix_audit_entry_chain_seq", "region_code", "seq", unique=True),
-        Index("ix_audit_entry_target", "target_type", "target_id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -55,7 +56,7 @@ class AuditEntry(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(100))  # "account:12", "api:3", "system"
-    action: Mapped[str] = mapped_column(String(60), index=True)
+    action: Mapped[str] = mapped_column(String(60))
     target_type: Mapped[str] = mapped_column(String(40))
     target_id: Mapped[str] = mapped_column(String(64))
     at: Mapped[dt.datetime]
@@ -302,8 +303,8 @@ def _sqlite_processors(dialect: Any) -> tuple[Any, Any]:
     if got is None:
         cols = AuditEntry.__table__.c
         got = _processors[dialect.name] = (
-            cols.at.type.bind_processor(dialect),
-            cols.details.type.bind_processor(dialect),
+            driver_bind_processor(cols.at.type, dialect),
+            driver_bind_processor(cols.details.type, dialect),
         )
     return got
 

@@ -26,9 +26,12 @@ class OutboxEvent(RegionScoped, Base):
     __tablename__ = "outbox_event"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    name: Mapped[str] = mapped_column(String(80), index=True)  # past tense: CaseAccepted
+    name: Mapped[str] = mapped_column(String(80))  # past tense: CaseAccepted
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=now)
+    # Events are read by id only (the worker; the outbox pages filter the
+    # deliveries' own region): no index on name or region (0006_submit_indexes).
+    region_code: Mapped[str] = mapped_column(String(12))
 
 
 class OutboxDelivery(RegionScoped, Base):
