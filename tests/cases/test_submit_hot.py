@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from starlette.testclient import TestClient
 
 from tests import builders
@@ -194,6 +194,97 @@ async def test_a_new_case_as_the_fastapi_route(
     assert tuple(stored) == (a["number"], "hot-00000001", _form(world["person"]))
     report = await audit.verify(session)
     assert report.ok, report.problems
+
+
+# Every datetime column a submission writes at the time of submission: (table,
+# column, the condition on the case id)
+_DATETIMES = (
+    ("case", "submitted_at", "id = :k"),
+    ("case", "created_at", "id = :k"),
+    ("case", "updated_at", "id = :k"),
+    ("case_trail", "at", "case_id = :k"),
+    ("notification", "created_at", "case_id = :k"),
+    ("audit_entry", "at", "target_type = 'case' AND target_id = :k"),
+)
+
+
+async def test_datetimes_stored_as_sqlalchemy_binds_them(world, client, general, session) -> None:
+    """The rows written on the driver cursor hold the very values SQLAlchemy
+    binds — on SQLite the same text, microseconds written when they are 0
+    (a time on the whole second was stored without them: a range bound at
+    that second as SQLAlchemy writes it missed the row)."""
+    from tongban.core.clock import freeze
+    from tongban.core.db import UTCDateTime
+
+    token = builders.session_token(client, "applicant1")
+    body = {"implementation_id": world["impl"], "form_data": _form(world["person"])}
+    at = dt.datetime(2026, 3, 10, 2, 0, 0, tzinfo=dt.UTC)  # on the second
+    with freeze(at):
+        ids = [
+            _post(c, token, body, f"whole-second-{n}").json()["id"]
+            for n, c in enumerate((client, general))
+        ]
+    expected = (
+        await session.execute(text("SELECT :v").bindparams(bindparam("v", at, type_=UTCDateTime())))
+    ).scalar_one()
+    sqlite = session.bind.dialect.name == "sqlite"
+    assert expected == ("2026-03-10 02:00:00.000000" if sqlite else at)
+    for case_id in ids:
+        for table, column, where in _DATETIMES:
+            stored = (
+                (
+                    await session.execute(
+                        text(f'SELECT {column} FROM "{table}" WHERE {where}'),  # noqa: S608 - constants
+                        {"k": str(case_id) if table == "audit_entry" else case_id},
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            assert stored and set(stored) == {expected}, (table, column, stored)
+        due = (
+            await session.execute(
+                text('SELECT accept_due_at FROM "case" WHERE id = :k'), {"k": case_id}
+            )
+        ).scalar_one()
+        assert not sqlite or len(due) == len(expected), due
+
+
+async def test_sqlite_writes_go_through_one_connection(
+    world, client, general, app, session, monkeypatch
+) -> None:
+    """On SQLite the driver path writes every submission on one connection of
+    the engine held for it (its page cache stays warm between submissions),
+    also after another connection wrote (the general path), and gives it back
+    when the engine is disposed."""
+    if session.bind.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL: one statement in autocommit on the request's connection")
+    token = builders.session_token(client, "applicant1")
+    body = {"implementation_id": world["impl"], "form_data": _form(world["person"])}
+    seen = []
+    real = submit_hot.write_transaction
+
+    def spy(dbapi_connection: Any) -> Any:
+        seen.append(dbapi_connection)
+        return real(dbapi_connection)
+
+    monkeypatch.setattr(submit_hot, "write_transaction", spy)
+    numbers = [_post(client, token, body, f"one-conn-{n:04d}").json()["number"] for n in range(3)]
+    numbers.append(_post(general, token, body, "one-conn-general").json()["number"])
+    numbers.append(_post(client, token, body, "one-conn-0009").json()["number"])
+    assert len(seen) == 4 and len({id(c) for c in seen}) == 1, seen
+    assert [int(n[-6:]) for n in numbers] == list(range(1, 6))
+    engine = app.state.engine.sync_engine
+    fairy, _loop = submit_hot._writers[engine]
+    assert fairy.dbapi_connection is seen[0]
+    report = await audit.verify(session)
+    assert report.ok, report.problems
+    submitted = await session.execute(
+        select(AuditEntry.target_id).where(AuditEntry.action == "case.submit")
+    )
+    assert len(submitted.all()) == 5
+    client.__exit__(None, None, None)  # the app's shutdown: the engine disposed
+    assert engine not in submit_hot._writers and fairy.dbapi_connection is None
 
 
 async def test_idempotent_retry(world, client, general) -> None:

@@ -42,7 +42,7 @@ from tongban.catalogue import forms
 from tongban.catalogue.models import Implementation, ImplementationVersion
 from tongban.core import audit, scope
 from tongban.core.clock import local, now
-from tongban.core.db import lock_for_update
+from tongban.core.db import driver_bind_processor, lock_for_update
 from tongban.core.deadlines import Pause, due_at
 from tongban.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from tongban.core.outbox import (
@@ -913,7 +913,7 @@ class _RawInsert:
         # names from the table metadata, values bound: nothing from a request is spliced in
         self.sql = f'INSERT INTO "{table.name}" ({", ".join(cols)}) VALUES ({", ".join("?" * len(cols))}){tail}'  # noqa: S608
         self.cols = cols
-        self.procs = [table.c[c].type.bind_processor(dialect) for c in cols]
+        self.procs = [driver_bind_processor(table.c[c].type, dialect) for c in cols]
 
     def params(self, row: dict[str, Any]) -> list[Any]:
         return [p(row[c]) if p else row[c] for c, p in zip(self.cols, self.procs, strict=True)]
@@ -952,7 +952,7 @@ def _sqlite_statements(dialect: Any) -> dict[str, Any]:
                 "INSERT INTO notification (account_id, case_id, title, body, created_at) SELECT id, ?, ?, ?, ? FROM account "
                 "WHERE kind = 'person' AND (id = ? OR person_id = ?) ORDER BY id"
             ),
-            "notify_at": Notification.__table__.c.created_at.type.bind_processor(dialect),
+            "notify_at": driver_bind_processor(Notification.__table__.c.created_at.type, dialect),
             "event": _RawInsert(dialect, OutboxEvent.__table__, event_cols, " RETURNING id"),
             "delivery": _RawInsert(
                 dialect,

@@ -12,7 +12,9 @@ two ways:
   submission probe (``service._submit_probe_stmt``, written out below), then
   one write transaction — on SQLite behind the database file's write lock
   (``sqlite_inline.write_transaction``) with the very writes of
-  ``service.write_sqlite``; on PostgreSQL one statement in autocommit
+  ``service.write_sqlite``, on a connection held for them
+  (``_sqlite_writer``: its page cache stays warm from one submission to the
+  next); on PostgreSQL one statement in autocommit
   (``service._pg_submit_stmt``, compiled once for asyncpg with SQLAlchemy's
   bind processors: the hot rows stay locked only while it runs), else the
   two statements of ``service._file_pg`` and the outbox deliveries in a
@@ -37,12 +39,15 @@ The FastAPI route stays registered (OpenAPI documents it).
 
 from __future__ import annotations
 
+import asyncio
 import time
+import weakref
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.util import greenlet_spawn
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -184,18 +189,70 @@ async def _driver_path(request: Request) -> Response | None:
         engine = request.app.state.engine.sync_engine
         try:
             if conn.is_sqlite:
-                async with write_transaction(conn._dbapi) as raw:
-                    case_id = service.write_sqlite(
-                        raw.cursor(), engine.dialect, actor, values, [], {}
-                    )
-                    if case_id is None:
-                        raise _Handover  # the submitter used the key meanwhile
+                writer = await _sqlite_writer(engine) or conn._dbapi
+                try:
+                    async with write_transaction(writer) as raw:
+                        case_id = service.write_sqlite(
+                            raw.cursor(), engine.dialect, actor, values, [], {}
+                        )
+                        if case_id is None:
+                            raise _Handover  # the submitter used the key meanwhile
+                except (_Handover, AppError):
+                    raise
+                except BaseException:
+                    if writer is not conn._dbapi:
+                        await greenlet_spawn(_drop_sqlite_writer, engine)  # a fresh one next time
+                    raise
             else:
                 case_id = await _file_pg(conn.driver, engine.dialect, actor, values)
         except _Handover:
             return None
     request.state.actor = actor  # only now: the general path resolves (and checks) its own
     return ORJSONResponse(api.case_summary(SimpleNamespace(**values, id=case_id)), status_code=201)  # type: ignore[arg-type]
+
+
+# --- SQLite: the submissions' writes on one connection of their own ---------------------
+#
+# In WAL mode a connection drops its whole page cache when it starts a
+# transaction after another connection wrote. The pool hands each request
+# whichever connection is free, so every submission's writes found a cold
+# cache and read again, one pread each, the ~40 pages they change (the
+# b-trees' root and interior pages, the right-hand leaves of the case, trail,
+# audit and outbox tables and of their indexes): 58 preads per submission.
+# The writes of this route are serialised by the database file's write lock
+# anyway (``sqlite_inline.write_transaction``), so they all go through one
+# connection held for them, whose cache the next submission finds warm (only
+# other writers — the general path, other routes, the worker — make it cold
+# again). The reads before (session, probe) stay on the pooled connection.
+
+_writers: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+async def _sqlite_writer(engine: Any) -> Any | None:
+    """The engine's submission writer (a pooled connection held for good,
+    given back when the engine is disposed), or None from a second event loop
+    (the file's write lock is per loop)."""
+    loop = asyncio.get_running_loop()
+    got = _writers.get(engine)
+    if got is None:
+        fairy = await greenlet_spawn(engine.raw_connection)
+        if engine in _writers:  # another request got there first meanwhile
+            await greenlet_spawn(fairy.close)
+        else:
+            _writers[engine] = (fairy, loop)
+            if not event.contains(engine, "engine_disposed", _drop_sqlite_writer):
+                event.listen(engine, "engine_disposed", _drop_sqlite_writer)
+        got = _writers[engine]
+    fairy, owner = got
+    return fairy.dbapi_connection if owner is loop else None
+
+
+def _drop_sqlite_writer(engine: Any) -> None:
+    """Close the engine's writer (the engine disposed, or the writer failed:
+    the next submission opens a fresh one)."""
+    got = _writers.pop(engine, None)
+    if got is not None:
+        got[0].invalidate()
 
 
 async def _calendar(request: Request) -> Any:

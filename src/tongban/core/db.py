@@ -71,6 +71,31 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
+def _sqlite_utc_text(value: dt.datetime | None) -> str | None:
+    """``UTCDateTime`` bound for SQLite as a compiled statement binds it: the
+    naive UTC text of SQLAlchemy's SQLite DATETIME, microseconds always written."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: use tongban.core.clock.now()")
+    v = value.astimezone(dt.UTC)
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 - SQLAlchemy's storage format
+        v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond)  # fmt: skip
+
+
+def driver_bind_processor(type_: Any, dialect: Any) -> Any:
+    """The bind processor a compiled statement applies to a value of a column
+    of ``type_`` (the dialect's own implementation of the type), for the
+    statements a hot path sends on the driver connection itself. ``type_.
+    bind_processor(dialect)`` alone skips the dialect's implementation: a
+    ``UTCDateTime`` then reached sqlite3 as a naive datetime, stored by the
+    driver's adapter without the microseconds when they were 0. On SQLite a
+    ``UTCDateTime`` gets the same text directly (2 µs a value less)."""
+    if dialect.name == "sqlite" and isinstance(type_, UTCDateTime):
+        return _sqlite_utc_text
+    return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: UTCDateTime()}
