@@ -86,3 +86,57 @@ async def test_off_by_setting_and_outside_the_web_process(tmp_path: Path) -> Non
         async with make_sessionmaker(engine)() as s:
             assert (await s.execute(text("PRAGMA wal_autocheckpoint"))).scalar() == 1000
         await engine.dispose()
+
+
+async def test_the_log_restarts_under_steady_writes(tmp_path: Path) -> None:
+    """Writes that never stop: each time the log reaches ``restart_frames`` the
+    thread copies all of it, the last frames with the writers held off, so the
+    next writer starts the log again; nothing is lost and the event loop keeps
+    running (a writer waits for the lock in a thread)."""
+    import asyncio
+    import os
+
+    path = tmp_path / "t.db"
+    settings = Settings(
+        data_dir=tmp_path, database_url=f"sqlite:///{path}", sqlite_checkpoint_seconds=0.02
+    )
+    engine = create_engine(settings, background_checkpoint=True)
+    checkpointer = wal_checkpointer(engine)
+    assert checkpointer is not None
+    checkpointer.restart_frames = 300
+    maker = make_sessionmaker(engine)
+    async with maker() as s:
+        await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+        await s.commit()
+    checkpointer.start()
+    biggest = 0
+    ticks = 0
+    done = False
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done:
+            await asyncio.sleep(0.002)
+            ticks += 1
+
+    t = asyncio.create_task(ticker())
+    started = time.monotonic()
+    for _ in range(300):  # back-to-back commits of 8 rows (~5 pages) each
+        await _write(maker, 8)
+        await asyncio.sleep(0)
+        biggest = max(biggest, os.path.getsize(str(path) + "-wal"))
+    elapsed = time.monotonic() - started
+    done = True
+    await t
+    await engine.dispose()
+    checkpointer.stop()
+    assert checkpointer.catch_ups >= 2 and checkpointer.restarts >= 2, vars(checkpointer)
+    assert 0 < checkpointer.longest_hold < 1.0
+    # bounded: the threshold, plus what one pass interval appends
+    assert biggest < 4120 * 300 * 3, biggest
+    assert ticks > elapsed / 0.002 / 4, (ticks, elapsed)
+    con = sqlite3.connect(path)
+    try:
+        assert con.execute("SELECT count(*) FROM t").fetchone() == (2400,)
+    finally:
+        con.close()
