@@ -114,3 +114,41 @@ async def test_verify_reports_replaced_entry(session) -> None:
     )
     report = await audit.verify(session)
     assert ("inserted", 3) in {(p.kind, p.seq) for p in report.problems}
+
+
+async def test_latest_audit_reads_the_tails_of_the_chains(session) -> None:
+    """The newest entries of a subtree, read from each chain's last entries, are
+    those the whole log sorted by time gives (``web.read_models.latest_audit``)."""
+    from types import SimpleNamespace
+
+    from tongban.core import scope
+    from tongban.web.read_models import latest_audit
+
+    regions = ("370102000000", "370103000000", "370102001000", "370211000000")
+    for i in range(60):  # interleaved, uneven: chains of 30, 15, 10, 5
+        region = regions[0 if i % 2 == 0 else 1 if i % 4 == 1 else 2 if i % 12 != 11 else 3]
+        await audit.record(
+            session,
+            actor="account:1",
+            action="test.action",
+            target_type="thing",
+            target_id=i,
+            region_code=region,
+        )
+    await session.commit()
+    for code in ("370000000000", "370100000000", "370102000000", "370211000000", "110000000000"):
+        for limit in (1, 3, 8, 50):
+            want = (
+                (
+                    await session.execute(
+                        select(AuditEntry)
+                        .where(scope.in_subtree(AuditEntry.region_code, code))
+                        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+                        .limit(limit)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            got = await latest_audit(session, SimpleNamespace(region_code=code), limit=limit)
+            assert [e.id for e in got] == [e.id for e in want], (code, limit)

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.core import scope
-from tongban.core.audit import AuditEntry
+from tongban.core.audit import AuditChainHead, AuditEntry
 from tongban.identity import access
 from tongban.identity.access import Actor
 from tongban.identity.models import Account, AccountRole, Enterprise, EnterpriseAgent, Person
@@ -118,10 +118,28 @@ async def agent_people(
 
 
 async def latest_audit(session: AsyncSession, actor: Actor, *, limit: int = 30) -> list[AuditEntry]:
-    """Newest audit entries of the chains in the administrator's region subtree."""
+    """Newest audit entries of the chains in the administrator's region subtree.
+
+    A chain numbers its entries 1, 2, 3 … as they are written (its head holds
+    the last number), so the newest ``limit`` of a subtree are among the last
+    ``limit`` of each of its chains: one range of the chain index (region,
+    seq) per chain head, not a sort of the whole log (every submission adds
+    an entry). Twice ``limit`` per chain: an entry's time is taken just before
+    its number, so two written at once may hold them in either order."""
+    h = AuditChainHead
     stmt = (
         select(AuditEntry)
-        .where(scope.in_subtree(AuditEntry.region_code, actor.region_code))
+        .select_from(h)
+        .join(
+            AuditEntry,
+            and_(
+                # ``|| ''``: SQLite would carry the subtree's range over to the
+                # entries through a plain equality and walk every entry of it
+                AuditEntry.region_code == h.region_code.concat(""),
+                AuditEntry.seq > h.seq - 2 * limit,
+            ),
+        )
+        .where(scope.in_subtree(h.region_code, actor.region_code))
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
         .limit(limit)
     )
