@@ -221,3 +221,34 @@ async def test_writes_with_bad_bodies_never_fail(app, session) -> None:
                             b.login(client, "postall")  # a route ended the session: sign in again
     assert not wrong, wrong
     assert tried > 60 and refused > 500  # the crawl reached the routes, signed in
+
+
+async def test_every_read_answers_every_role(app, session) -> None:
+    """Every GET route, as each role alone (in a department of its own
+    region), a citizen and a visitor, asking for HTML and for JSON: never a
+    500 (the scoped code paths of the narrower roles, which the all-roles
+    account above does not take)."""
+    dept = await b.department(session)
+    users: list[str | None] = []
+    for role in sorted(ROLES):
+        await b.staff(session, roles=[role], username=f"only_{role}", dept=dept)
+        users.append(f"only_{role}")
+    await b.citizen(session, username="only_citizen")
+    users += ["only_citizen", None]
+    await session.commit()
+    wrong, answered = [], 0
+    with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as client:
+        for user in users:
+            client.cookies.clear()
+            if user:
+                b.login(client, user)
+            for r in _walk(app.routes):
+                if not hasattr(r, "dependant") or "GET" not in (r.methods or ()):
+                    continue
+                for accept in ("text/html", "application/json"):
+                    resp = client.get(_fill(r.path), headers={"accept": accept})
+                    if resp.status_code >= 500:
+                        wrong.append((user, r.path, accept, resp.status_code))
+                    answered += resp.status_code == 200
+    assert not wrong, wrong
+    assert answered > 300  # signed in: the pages answered, not only refusals
