@@ -108,6 +108,21 @@ async def drive(args: argparse.Namespace, data_dir: Path, database_url: str, dem
                   f"{wall / args.requests * 1e6:7.1f} µs wall ({args.requests} requests)")  # fmt: skip
 
 
+def load_demo(data_dir: Path, url: str, work: Path) -> tuple[dict[str, str], dict[str, Any]]:
+    """``tongban migrate`` and ``tongban demo`` into ``data_dir`` (or the
+    PostgreSQL database at ``url``): the environment they ran with and the
+    demo accounts."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
+    env.update(TONGBAN_DATA_DIR=str(data_dir), TONGBAN_DATABASE_URL=url,
+               TONGBAN_LOG_LEVEL="WARNING", TONGBAN_EMBEDDED_WORKER="false")  # fmt: skip
+    tongban = str(Path(sys.executable).parent / "tongban")
+    subprocess.run([tongban, "migrate"], env=env, check=True, capture_output=True)
+    accounts = work / "demo.json"
+    subprocess.run([tongban, "demo", "--accounts-json", str(accounts), "--quiet"],
+                   env=env, check=True, capture_output=True)  # fmt: skip
+    return env, json.loads(accounts.read_text(encoding="utf-8"))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--db", choices=("sqlite", "postgresql", "pg"), default="sqlite")
@@ -127,15 +142,7 @@ def main() -> int:
                 url = ""
             else:
                 url = stack.enter_context(pg.fresh_database(stack.enter_context(pg.server_url())))
-            env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
-            env.update(TONGBAN_DATA_DIR=str(work / "data"), TONGBAN_DATABASE_URL=url,
-                       TONGBAN_LOG_LEVEL="WARNING", TONGBAN_EMBEDDED_WORKER="false")  # fmt: skip
-            tongban = str(Path(sys.executable).parent / "tongban")
-            subprocess.run([tongban, "migrate"], env=env, check=True, capture_output=True)
-            accounts = work / "demo.json"
-            subprocess.run([tongban, "demo", "--accounts-json", str(accounts), "--quiet"],
-                           env=env, check=True, capture_output=True)  # fmt: skip
-            demo = json.loads(accounts.read_text(encoding="utf-8"))
+            _env, demo = load_demo(work / "data", url, work)
             try:
                 import uvloop
 

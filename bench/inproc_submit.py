@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.inproc import call, session_cookie  # noqa: E402
+from bench.inproc import call, load_demo, session_cookie  # noqa: E402
 from bench.workloads._cases import form_data  # noqa: E402
 
 CASES = "/api/v1/cases"
@@ -55,21 +55,11 @@ def prepare(data_dir: Path, url: str, work: Path) -> dict[str, Any]:
     """Migrate, load the demo province and publish the bench catalogue into
     ``data_dir`` (or the PostgreSQL database at ``url``); returns the demo
     accounts and the catalogue setup (as ``bench/workloads/submit.py``)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
-    env.update(TONGBAN_DATA_DIR=str(data_dir), TONGBAN_DATABASE_URL=url,
-               TONGBAN_LOG_LEVEL="WARNING", TONGBAN_EMBEDDED_WORKER="false")  # fmt: skip
-    tongban = str(Path(sys.executable).parent / "tongban")
-    subprocess.run([tongban, "migrate"], env=env, check=True, capture_output=True)
-    accounts = work / "demo.json"
-    subprocess.run([tongban, "demo", "--accounts-json", str(accounts), "--quiet"],
-                   env=env, check=True, capture_output=True)  # fmt: skip
+    env, demo = load_demo(data_dir, url, work)
     setup = work / "cases.json"
     subprocess.run([sys.executable, str(ROOT / "bench/workloads/_cases.py"), str(setup)],
                    env=env, check=True, capture_output=True)  # fmt: skip
-    return {
-        "demo": json.loads(accounts.read_text(encoding="utf-8")),
-        "cases": json.loads(setup.read_text(encoding="utf-8")),
-    }
+    return {"demo": demo, "cases": json.loads(setup.read_text(encoding="utf-8"))}
 
 
 class _GcTimer:

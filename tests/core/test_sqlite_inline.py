@@ -139,15 +139,16 @@ def _hold(path: str, seconds: float) -> subprocess.Popen:
     return p
 
 
-async def _ticks_while(coro) -> tuple[int, object]:
-    """How often a 5 ms ticker ran on this loop while ``coro`` ran."""
+async def ticks_while(coro, every: float = 0.005) -> tuple[int, object]:
+    """How often a ticker of period ``every`` ran on this loop while ``coro``
+    ran (a loop stalled by a wait does not tick)."""
     ticks = 0
     done = False
 
     async def ticker() -> None:
         nonlocal ticks
         while not done:
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(every)
             ticks += 1
 
     t = asyncio.create_task(ticker())
@@ -169,7 +170,7 @@ async def test_a_writer_of_another_process_does_not_stall_the_loop(
     try:
         # the write waits ~0.6 s for the other process; the loop serves others meanwhile
         # (waiting in SQLite's busy handler instead, the ticker would not run at all)
-        ticks, _ = await _ticks_while(_increment(maker, 3))
+        ticks, _ = await ticks_while(_increment(maker, 3))
     finally:
         assert holder.wait(timeout=30) == 0
     assert ticks >= 30, ticks

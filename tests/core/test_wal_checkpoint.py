@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from tests.core.test_sqlite_inline import ticks_while
 from tongban.core.db import create_engine, make_sessionmaker, wal_checkpointer
 from tongban.core.settings import Settings
 
@@ -110,24 +111,17 @@ async def test_the_log_restarts_under_steady_writes(tmp_path: Path) -> None:
         await s.commit()
     checkpointer.start()
     biggest = 0
-    ticks = 0
-    done = False
 
-    async def ticker() -> None:
-        nonlocal ticks
-        while not done:
-            await asyncio.sleep(0.002)
-            ticks += 1
+    async def writes() -> None:
+        nonlocal biggest
+        for _ in range(300):  # back-to-back commits of 8 rows (~5 pages) each
+            await _write(maker, 8)
+            await asyncio.sleep(0)
+            biggest = max(biggest, os.path.getsize(str(path) + "-wal"))
 
-    t = asyncio.create_task(ticker())
     started = time.monotonic()
-    for _ in range(300):  # back-to-back commits of 8 rows (~5 pages) each
-        await _write(maker, 8)
-        await asyncio.sleep(0)
-        biggest = max(biggest, os.path.getsize(str(path) + "-wal"))
+    ticks, _ = await ticks_while(writes(), every=0.002)
     elapsed = time.monotonic() - started
-    done = True
-    await t
     await engine.dispose()
     checkpointer.stop()
     assert checkpointer.catch_ups >= 2 and checkpointer.restarts >= 2, vars(checkpointer)
