@@ -23,15 +23,21 @@ async def _write(maker, rows: int) -> None:
         await s.commit()
 
 
-async def test_background_checkpoints(tmp_path: Path) -> None:
-    path = tmp_path / "t.db"
+def _checkpointed(tmp_path: Path, seconds: float):
+    """An engine on ``t.db`` with its background checkpointer (not started)."""
     settings = Settings(
-        data_dir=tmp_path, database_url=f"sqlite:///{path}", sqlite_checkpoint_seconds=0.05
-    )
+        data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 't.db'}",
+        sqlite_checkpoint_seconds=seconds,
+    )  # fmt: skip
     engine = create_engine(settings, background_checkpoint=True)
     checkpointer = wal_checkpointer(engine)
     assert checkpointer is not None
-    maker = make_sessionmaker(engine)
+    return engine, checkpointer, make_sessionmaker(engine)
+
+
+async def test_background_checkpoints(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    engine, checkpointer, maker = _checkpointed(tmp_path, 0.05)
     async with maker() as s:
         assert (await s.execute(text("PRAGMA wal_autocheckpoint"))).scalar() == 0
         await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
@@ -98,14 +104,8 @@ async def test_the_log_restarts_under_steady_writes(tmp_path: Path) -> None:
     import os
 
     path = tmp_path / "t.db"
-    settings = Settings(
-        data_dir=tmp_path, database_url=f"sqlite:///{path}", sqlite_checkpoint_seconds=0.02
-    )
-    engine = create_engine(settings, background_checkpoint=True)
-    checkpointer = wal_checkpointer(engine)
-    assert checkpointer is not None
+    engine, checkpointer, maker = _checkpointed(tmp_path, 0.02)
     checkpointer.restart_frames = 300
-    maker = make_sessionmaker(engine)
     async with maker() as s:
         await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
         await s.commit()

@@ -73,15 +73,15 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 
 def _sqlite_utc_text(value: dt.datetime | None) -> str | None:
-    """``UTCDateTime`` bound for SQLite as a compiled statement binds it: the
-    naive UTC text of SQLAlchemy's SQLite DATETIME, microseconds always written."""
+    """``UTCDateTime`` bound for SQLite as a compiled statement binds it
+    (``sqlite_inline.bind_datetime``), refusing a naive value as it does."""
     if value is None:
         return None
     if value.tzinfo is None:
         raise ValueError("naive datetime: use tongban.core.clock.now()")
-    v = value.astimezone(dt.UTC)
-    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 - SQLAlchemy's storage format
-        v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond)  # fmt: skip
+    from tongban.core.sqlite_inline import bind_datetime
+
+    return bind_datetime(value)
 
 
 def driver_bind_processor(type_: Any, dialect: Any) -> Any:

@@ -49,6 +49,21 @@ class ValidationFailed(AppError):
     status = 422
 
 
+class InvalidCharacter(ValidationFailed):
+    """A NUL (U+0000) in a request (``web.nul.NulGuard``)."""
+
+    code = "invalid_character"
+    message = "提交的内容含有无效字符（空字符），请删除后重新提交"
+
+
+class BadValue(ValidationFailed):
+    """A value the driver refused: an integer past the column's range
+    (``web.nul.is_bad_value``)."""
+
+    code = "value_invalid"
+    message = "提交的数值超出范围或格式不正确，请检查后重新提交"
+
+
 class NotFound(AppError):
     """Also used when a record exists but lies outside the actor's scope,
     so that probing ids reveals nothing."""

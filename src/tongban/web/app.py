@@ -24,9 +24,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tongban.core import logging as tlog
 from tongban.core.db import create_engine, make_sessionmaker, ping, wal_checkpointer
-from tongban.core.errors import AppError, field_errors
+from tongban.core.errors import AppError, BadValue, field_errors
 from tongban.core.settings import Settings, get_settings
-from tongban.web.nul import BadValue, NulGuard, is_bad_value
+from tongban.web.nul import NulGuard, is_bad_value
 
 log = logging.getLogger("tongban.web")
 

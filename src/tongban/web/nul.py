@@ -19,7 +19,7 @@ stored as bytes.
 64 bits, ``99999999999999999999``) is parsed by FastAPI as a Python int and
 refused by the driver (SQLite's ``OverflowError``, asyncpg's ``DataError``:
 a data exception, SQLSTATE class 22). ``is_bad_value`` recognises those; the
-app's handlers answer them 422 ``value_invalid`` (``BadValue``) — the
+app's handlers answer them 422 ``value_invalid`` (``core.errors.BadValue``) — the
 transaction is rolled back as for any error — instead of ``internal_error``.
 """
 
@@ -30,23 +30,11 @@ import re
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tongban.core.errors import AppError
+from tongban.core.errors import InvalidCharacter
 
 # an escaped NUL: \u0000 preceded by an even number of backslashes
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 _BODY_TYPES = (b"application/json", b"application/x-www-form-urlencoded")
-
-
-class InvalidCharacter(AppError):
-    code = "invalid_character"
-    message = "提交的内容含有无效字符（空字符），请删除后重新提交"
-    status = 422
-
-
-class BadValue(AppError):
-    code = "value_invalid"
-    message = "提交的数值超出范围或格式不正确，请检查后重新提交"
-    status = 422
 
 
 def is_bad_value(exc: BaseException) -> bool:
