@@ -16,20 +16,23 @@ version, form validation (JSON Schema with the resident-id, phone, date and
 email format checks), the acceptance due date in working days, the case
 number (counter per region and day), the case row, the trail (服务轨迹), the
 applicant's inbox notification, two outbox events (``case.submit``,
-``case.notified``) and the audit entry chained to its region's head — one
-transaction, committed before the response. The request is served by the
+``case.notified``) and the audit entry chained to its region's head (on
+PostgreSQL: the head of one of the region's lanes, ``core.audit``) — one
+transaction, committed before the response (on PostgreSQL the number is
+taken just before, in a transaction of its own). The request is served by the
 hot route (``cases.submit_hot``: the driver path for a person's own plain
 submission, the FastAPI endpoint's code for anything else).
 
 Clients are spread round the 16 implementations, so over four regions: four
-audit chain heads and four case-number counters, each shared by 8 clients.
+case-number counters, each shared by 8 clients, and four audit chains (on
+PostgreSQL four times eight lanes).
 ``TONGBAN_BENCH_SUBMIT_ONE_DISTRICT=1`` puts every client on one
 implementation of 历下区 (one head, one counter: the hot rows at their hottest).
 
 Ceiling: one transaction through the raw driver with the statements the
 product sends (written out below, with the product functions they mirror):
 the session by token hash, the submission probe, then on SQLite the nine
-writes, on PostgreSQL the one statement that carries them (the audit hash
+writes, on PostgreSQL the number and the one statement that carries the rest (the audit hash
 computed by the database around the bytes the client sends, as the product
 does). The form is serialised as the product does; validation and HTTP are
 not in it.
@@ -163,8 +166,8 @@ class Submit(Workload):
             + (
                 "counter, case, trail, inbox, 2 events, audit head claim, entry, head hash (9 statements)"
                 if ctx.db == "sqlite"
-                else "counter, case, audit head locked and its hash, trail, inbox, 2 events, audit entry "
-                "(one statement, no transaction block)"
+                else "the number (counter, its commit not waited for); case, audit head of the lane "
+                "locked and its hash, trail, inbox, 2 events, audit entry (one statement, no transaction block)"
             )
         )
         if ctx.db == "sqlite":
@@ -178,6 +181,7 @@ class Submit(Workload):
             stmts = {
                 "session": pg_sql(SESSION),
                 "probe": pg_sql(PROBE),
+                "number": PG_NUMBER,
                 "submit": PG_SUBMIT,
             }
 
@@ -238,38 +242,45 @@ SQLITE = {
     ),
     "event": "INSERT INTO outbox_event (name, payload, created_at, region_code) VALUES (?, ?, ?, ?) RETURNING id",
     "claim": (
-        "INSERT INTO audit_chain_head (region_code, seq, hash) VALUES (?, 1, ?) "
-        "ON CONFLICT (region_code) DO UPDATE SET seq = audit_chain_head.seq + 1 RETURNING seq, hash"
+        "INSERT INTO audit_chain_head (region_code, lane, seq, hash) VALUES (?, 0, 1, ?) "
+        "ON CONFLICT (region_code, lane) DO UPDATE SET seq = audit_chain_head.seq + 1 RETURNING seq, hash"
     ),
     "entry": (
-        "INSERT INTO audit_entry (region_code, seq, prev_hash, hash, actor, action, target_type, target_id, at, details) "
-        "VALUES (?, ?, ?, ?, ?, 'case.submit', 'case', ?, ?, ?) RETURNING id"
+        "INSERT INTO audit_entry (region_code, lane, seq, prev_hash, hash, actor, action, target_type, target_id, at, "
+        "details) VALUES (?, 0, ?, ?, ?, ?, 'case.submit', 'case', ?, ?, ?) RETURNING id"
     ),
-    "set_hash": "UPDATE audit_chain_head SET hash = ? WHERE region_code = ?",
+    "set_hash": "UPDATE audit_chain_head SET hash = ? WHERE region_code = ? AND lane = 0",
 }
-# _pg_submit_stmt: the whole submission in one statement (autocommit); the
-# audit hash is sha256(pre || seq || ',"' || prev || '",' || mid || case id || post)
+SUBMIT_LANES = 8  # core.audit.SUBMIT_LANES: the ceiling's submissions take the lanes in turn
+_lanes = itertools.count()
+# cases.submit_hot._PG_NUMBER: the number in a transaction of its own, its commit not waited for
+PG_NUMBER = (
+    "INSERT INTO case_counter (region6, day, value) "
+    "SELECT $1, $2, 1 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS local_setting "
+    "ON CONFLICT (region6, day) DO UPDATE SET value = case_counter.value + 1 RETURNING value"
+)
+# _pg_submit_stmt: the rest of the submission in one statement (autocommit),
+# the number's value ($1) taken before, the audit entry in lane $2; the audit
+# hash is sha256(pre || seq || ',"' || prev || '",' || mid || case id || post)
 PG_SUBMIT = f"""
-WITH counter AS (
-  INSERT INTO case_counter (region6, day, value) VALUES ($1, $2, 1) ON CONFLICT (region6, day)
-  DO UPDATE SET value = case_counter.value + 1 RETURNING value),
+WITH counter AS (SELECT $1::bigint AS value),
 filed AS (
   INSERT INTO "case" ({CASE_COLS}, number)
   SELECT {", ".join(f"${i}" for i in range(3, 38))},
          $38::text || CASE WHEN counter.value < 1000000 THEN lpad(counter.value::text, 6, '0') ELSE counter.value::text END
   FROM counter ON CONFLICT (submitted_by, idempotency_key) DO NOTHING RETURNING id, number),
 prev AS (
-  SELECT h.region_code, h.seq, h.hash FROM audit_chain_head h JOIN filed ON true
-  WHERE h.region_code = $37 FOR UPDATE OF h),
+  SELECT h.region_code, h.lane, h.seq, h.hash FROM audit_chain_head h JOIN filed ON true
+  WHERE h.region_code = $37 AND h.lane = $2::smallint FOR UPDATE OF h),
 head AS (
   UPDATE audit_chain_head SET seq = prev.seq + 1,
     hash = encode(sha256($39::bytea || convert_to((prev.seq + 1)::text || ',"' || prev.hash || '",', 'UTF8')
                          || $40::bytea || convert_to(filed.id::text, 'UTF8') || $41::bytea), 'hex')
-  FROM prev, filed WHERE audit_chain_head.region_code = prev.region_code
+  FROM prev, filed WHERE audit_chain_head.region_code = prev.region_code AND audit_chain_head.lane = prev.lane
   RETURNING audit_chain_head.seq, audit_chain_head.hash, prev.hash AS prev_hash),
 entry AS (
-  INSERT INTO audit_entry (region_code, seq, prev_hash, hash, actor, action, target_type, target_id, at, details)
-  SELECT $37, head.seq, head.prev_hash, head.hash, $42, 'case.submit', 'case', filed.id::text, $43, $44::json
+  INSERT INTO audit_entry (region_code, lane, seq, prev_hash, hash, actor, action, target_type, target_id, at, details)
+  SELECT $37, $2::smallint, head.seq, head.prev_hash, head.hash, $42, 'case.submit', 'case', filed.id::text, $43, $44::json
   FROM counter LEFT JOIN filed ON true LEFT JOIN head ON true),
 trail AS (
   INSERT INTO case_trail (case_id, action, from_state, to_state, step_name, actor_ref, actor_name, comment, data, at, region_code)
@@ -294,9 +305,11 @@ STEPS = [
 DETAILS = {"from": "", "to": "submitted", "step": ""}
 
 
-def _audit_hash_parts(region: str, actor: str, at: dt.datetime) -> tuple[bytes, bytes, bytes]:
+def _audit_hash_parts(
+    region: str, actor: str, at: dt.datetime, lane: int = 0
+) -> tuple[bytes, bytes, bytes]:
     # core.audit.entry_hash_parts: the canonical bytes around seq, previous hash and case id
-    pre = b"[" + orjson.dumps(region) + b","
+    pre = b"[" + orjson.dumps(f"{region}/{lane}" if lane else region) + b","
     mid = orjson.dumps(actor) + b',"case.submit","case","'
     post = (
         b'",'
@@ -445,13 +458,15 @@ async def _op_pg(
     values = _case_values(i, i[6], person, account_id, key, form, at, at + dt.timedelta(days=7))
     actor = f"account:{account_id}"
     title = f"您的申请已提交：{i[5]}"
+    lane = next(_lanes) % SUBMIT_LANES
+    value = await conn.fetchval(stmts["number"], region[:6], day)
     await conn.fetchrow(
         stmts["submit"],
-        region[:6],
-        day,
+        value,
+        lane,
         *values,
         f"{region[:6]}-{day}-",
-        *_audit_hash_parts(region, actor, at),
+        *_audit_hash_parts(region, actor, at, lane),
         actor,
         at,
         json.dumps(DETAILS),

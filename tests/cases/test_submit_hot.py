@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, func, select, text
 from starlette.testclient import TestClient
 
 from tests import builders
@@ -430,16 +430,18 @@ def _spy_pg(monkeypatch) -> list[str]:
 async def test_postgresql_one_statement_writes_what_the_transaction_writes(
     world, client, general, session, monkeypatch, database_kind
 ) -> None:
-    """PostgreSQL: once the region's chain has a head, the driver path files a
-    case in one statement (``service._pg_submit_stmt``, the audit hash computed
-    by the database) — the same rows, the same JSON text, a chain that verifies."""
+    """PostgreSQL: once the chain of the region's lane has a head, the driver
+    path files a case in one statement (``service._pg_submit_stmt``, the audit
+    hash computed by the database), after taking its number in one of its own
+    — the same rows, the same JSON text, a chain that verifies."""
     if database_kind != "postgresql":
         pytest.skip("PostgreSQL's one-statement submission")
     token = builders.session_token(client, "applicant1")
     body = {"implementation_id": world["impl"], "form_data": _form(world["person"])}
     names = _spy_pg(monkeypatch)
-    first = _post(client, token, body, "one-00000001")  # the region's head may not exist yet
-    assert first.status_code == 201, first.text
+    for i in range(audit.SUBMIT_LANES):  # the lanes' heads may not exist yet
+        first = _post(client, token, body, f"one-1000000{i}")
+        assert first.status_code == 201, first.text
     names.clear()
     hot = _post(client, token, body, "one-00000002")
     assert hot.status_code == 201, hot.text
@@ -476,6 +478,7 @@ async def test_postgresql_one_statement_writes_what_the_transaction_writes(
     ).scalar_one()
     assert entry.hash == audit.entry_hash(
         region_code=entry.region_code,
+        lane=entry.lane,
         seq=entry.seq,
         prev_hash=entry.prev_hash,
         actor=entry.actor,
@@ -521,7 +524,7 @@ async def test_postgresql_one_statement_writes_nothing_when_it_does_not_apply(
     names = _spy_pg(monkeypatch)
     new_chain = _post(client, token, body, "gen-00000002")
     assert new_chain.status_code == 201, new_chain.text
-    assert names == ["pg_submit", "pg_file", "pg_record", "delivery"]
+    assert names == ["pg_submit", "pg_file_numbered", "pg_record", "delivery"]
     after = tuple((await session.execute(counts)).one())
     assert after[:5] == (before[0] + 1, before[1] + 1, before[2] + 1, before[3] + 2, 1)
     assert after[5] == before[5] + 1  # no number lost to the failed statement
@@ -540,7 +543,7 @@ async def test_postgresql_one_statement_writes_nothing_when_it_does_not_apply(
     )
     sub = _post(client, token, body, "gen-00000003")
     assert sub.status_code == 201, sub.text
-    assert names == ["pg_file", "pg_record", "delivery"]
+    assert names == ["pg_file_numbered", "pg_record", "delivery"]
     handlers = (
         (
             await session.execute(
@@ -559,13 +562,14 @@ async def test_concurrent_submissions_keep_numbers_and_chain(
     world, client, session, monkeypatch, database_kind
 ) -> None:
     """Submissions of one region at once: every one filed, the numbers without
-    gaps or repeats, the region's audit chain whole (on PostgreSQL each in one
-    statement, the head locked inside it)."""
+    gaps or repeats, the region's audit chains whole (on PostgreSQL each in one
+    statement, the head of its lane locked inside it, the lanes all used)."""
     from concurrent.futures import ThreadPoolExecutor
 
     token = builders.session_token(client, "applicant1")
     body = {"implementation_id": world["impl"], "form_data": _form(world["person"])}
-    assert _post(client, token, body, "par-00000000").status_code == 201  # the head exists
+    for i in range(audit.SUBMIT_LANES):  # the heads exist
+        assert _post(client, token, body, f"par-1000000{i}").status_code == 201
     names = _spy_pg(monkeypatch)
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda i: _post(client, token, body, f"par-{i:08d}"), range(1, 25)))
@@ -574,5 +578,46 @@ async def test_concurrent_submissions_keep_numbers_and_chain(
     assert numbers == list(range(numbers[0], numbers[0] + 24))
     if database_kind == "postgresql":
         assert names == ["pg_submit"] * 24
+    lanes = (
+        await session.execute(
+            select(AuditEntry.lane, func.count())
+            .where(AuditEntry.action == "case.submit")
+            .group_by(AuditEntry.lane)
+        )
+    ).all()
+    if database_kind == "postgresql":  # in turn: each lane 32 / 8 = 4 times
+        assert sorted(lanes) == [(lane, 4) for lane in range(audit.SUBMIT_LANES)]
+    else:  # SQLite's writers take the database's one write lock anyway: lane 0
+        assert lanes == [(0, 24 + audit.SUBMIT_LANES)]
     report = await audit.verify(session)
     assert report.ok, report.problems
+
+
+async def test_postgresql_number_commits_apart_without_leaking_its_setting(
+    settings, database_kind
+) -> None:
+    """``submit_hot._PG_NUMBER``: the region's day counter in a transaction of
+    its own, ``synchronous_commit`` off for that transaction alone — the
+    connection (a pooled one, shared by every later request) keeps waiting
+    for the disk on every other commit."""
+    if database_kind != "postgresql":
+        pytest.skip("PostgreSQL's number statement")
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(settings.effective_database_url)
+    driver = await asyncpg.connect(
+        user=u.username, password=u.password, host=u.host, port=u.port, database=u.database
+    )
+    try:  # outside a transaction block, as on the hot path
+        got = [
+            await driver.fetchval(submit_hot._PG_NUMBER.pg, "370102", "20261122") for _ in range(3)
+        ]
+        assert got == [got[0], got[0] + 1, got[0] + 2]
+        assert await driver.fetchval("SHOW synchronous_commit") == "on"
+        stored = await driver.fetchval(
+            "SELECT value FROM case_counter WHERE region6 = '370102' AND day = '20261122'"
+        )
+        assert stored == got[-1]
+    finally:
+        await driver.close()

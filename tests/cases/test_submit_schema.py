@@ -1,4 +1,4 @@
-"""The tables a case submission writes (migration ``0006_submit_indexes``).
+"""The tables a case submission writes (migrations ``0006_submit_indexes``, ``0007_audit_lanes``).
 
 The indexes no query reads are gone — every submission wrote an entry into
 each (``outbox_event`` by name and by region, ``audit_entry`` by action and
@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import event, select, text
+from sqlalchemy import event, inspect, select, text
 
 from tests import builders
 from tests.catalogue.helpers import admin, published_impl, published_item
+from tests.core.test_audit import _tamper
 from tongban.admin import outbox as admin_outbox
 from tongban.cases import queries
 from tongban.cases.models import Case
@@ -196,3 +197,52 @@ def test_full_scan_detector(table: str) -> None:
             f"Index Scan using x on {table}  (cost=0.15..8.17 rows=1)",
         ]
     )
+
+
+async def test_audit_lanes_migrate_down_and_up_keeping_the_chains(session, settings) -> None:
+    """Migration ``0007_audit_lanes``: lane-0 entries survive a downgrade and an
+    upgrade and still verify (their hashes never covered a lane); while an
+    entry of another lane exists, the downgrade refuses and changes nothing."""
+    for lane in (0, 0, 0, 2):
+        await audit.record(
+            session,
+            actor="account:1",
+            action="test.action",
+            target_type="thing",
+            target_id=lane,
+            region_code="370102000000",
+            lane=lane,
+        )
+    await session.commit()
+    engine = create_engine(settings)
+
+    async def columns() -> set[str]:
+        async with engine.connect() as conn:
+            return await conn.run_sync(
+                lambda c: {col["name"] for col in inspect(c).get_columns("audit_chain_head")}
+            )
+
+    try:
+        with pytest.raises(RuntimeError, match="分道"):
+            async with engine.begin() as conn:
+                await conn.run_sync(_migrate(command.downgrade, "0006_submit_indexes"))
+        assert "lane" in await columns()
+        async with make_sessionmaker(engine)() as s:
+            assert (await audit.verify(s)).entries == 4
+        await _tamper(session, "DELETE FROM audit_entry WHERE lane = 2", {})
+        await session.execute(text("DELETE FROM audit_chain_head WHERE lane = 2"))
+        await session.commit()
+        async with engine.begin() as conn:
+            await conn.run_sync(_migrate(command.downgrade, "0006_submit_indexes"))
+        try:
+            assert "lane" not in await columns()
+        finally:
+            async with engine.begin() as conn:
+                await conn.run_sync(_migrate(command.upgrade, "head"))
+        async with make_sessionmaker(engine)() as s:
+            report = await audit.verify(s)
+            assert report.ok and (report.chains, report.entries) == (1, 3), report.problems
+            lanes = (await s.execute(select(audit.AuditChainHead.lane))).scalars().all()
+            assert lanes == [0]
+    finally:
+        await engine.dispose()

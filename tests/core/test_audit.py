@@ -125,7 +125,7 @@ async def test_latest_audit_reads_the_tails_of_the_chains(session) -> None:
     from tongban.web.read_models import latest_audit
 
     regions = ("370102000000", "370103000000", "370102001000", "370211000000")
-    for i in range(60):  # interleaved, uneven: chains of 30, 15, 10, 5
+    for i in range(60):  # interleaved, uneven: regions of 30, 15, 10, 5, in lanes 0 and 1
         region = regions[0 if i % 2 == 0 else 1 if i % 4 == 1 else 2 if i % 12 != 11 else 3]
         await audit.record(
             session,
@@ -133,6 +133,7 @@ async def test_latest_audit_reads_the_tails_of_the_chains(session) -> None:
             action="test.action",
             target_type="thing",
             target_id=i,
+            lane=(i // 7) % 2,
             region_code=region,
         )
     await session.commit()
@@ -152,3 +153,77 @@ async def test_latest_audit_reads_the_tails_of_the_chains(session) -> None:
             )
             got = await latest_audit(session, SimpleNamespace(region_code=code), limit=limit)
             assert [e.id for e in got] == [e.id for e in want], (code, limit)
+
+
+async def test_lanes_are_chains_of_their_own(session) -> None:
+    """A region's lanes (分道) chain apart: each numbers from 1 with its own
+    head, the verifier walks each and names it ``region/lane``; lane 0 hashes
+    as entries did before lanes existed (no lane in the canonical form)."""
+    for lane in (0, 3, 3, 0, 3):
+        await audit.record(
+            session,
+            actor="account:1",
+            action="test.action",
+            target_type="thing",
+            target_id=lane,
+            region_code="370102000000",
+            lane=lane,
+        )
+    await session.commit()
+    rows = (
+        await session.execute(select(AuditEntry).order_by(AuditEntry.lane, AuditEntry.seq))
+    ).scalars()
+    got = [(r.lane, r.seq) for r in rows]
+    assert got == [(0, 1), (0, 2), (3, 1), (3, 2), (3, 3)]
+    report = await audit.verify(session)
+    assert report.ok, report.problems
+    assert (report.chains, report.entries) == (2, 5)
+    heads = (
+        await session.execute(
+            select(audit.AuditChainHead.lane, audit.AuditChainHead.seq).order_by(
+                audit.AuditChainHead.lane
+            )
+        )
+    ).all()
+    assert [tuple(h) for h in heads] == [(0, 2), (3, 3)]
+    # lane 0's canonical form is the one before lanes: the region code alone
+    first = (
+        await session.execute(select(AuditEntry).where(AuditEntry.lane == 0, AuditEntry.seq == 1))
+    ).scalar_one()
+    fields = {
+        k: getattr(first, k)
+        for k in ("seq", "prev_hash", "actor", "action", "target_type", "target_id", "at")
+    }
+    assert first.hash == audit.entry_hash(region_code="370102000000", details={}, **fields)
+    assert first.hash != audit.entry_hash(region_code="370102000000", lane=1, details={}, **fields)
+    assert audit.chain_name("370102000000", 3) == "370102000000/3"
+    # an entry moved to another lane no longer hashes: the lane is covered
+    await _tamper(session, "UPDATE audit_entry SET lane = 5 WHERE lane = 3 AND seq = 3", {})
+    report = await audit.verify(session)
+    problems = {(p.chain, p.seq, p.kind) for p in report.problems}
+    assert ("370102000000/5", 3, "edited") in problems
+    assert ("370102000000/3", 3, "deleted") in problems
+    assert any("链 370102000000/3" in p.message for p in report.problems)
+
+
+async def test_verify_reports_tampering_in_a_lane(session) -> None:
+    for _ in range(4):
+        await audit.record(
+            session,
+            actor="account:1",
+            action="test.action",
+            target_type="thing",
+            target_id=1,
+            region_code="370102000000",
+            lane=2,
+        )
+    await session.commit()
+    await _tamper(
+        session, "UPDATE audit_entry SET actor = 'account:666' WHERE lane = 2 AND seq = 2", {}
+    )
+    await _tamper(session, "DELETE FROM audit_entry WHERE lane = 2 AND seq = 4", {})
+    report = await audit.verify(session)
+    assert {(p.chain, p.kind, p.seq) for p in report.problems} == {
+        ("370102000000/2", "edited", 2),
+        ("370102000000/2", "deleted", 4),
+    }

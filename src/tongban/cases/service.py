@@ -239,23 +239,30 @@ def _version_stmt(dialect: str) -> Any:
     )
 
 
-def _pg_filed() -> tuple[Any, Any]:
+def _pg_filed(numbered: bool = False) -> tuple[Any, Any]:
     """PostgreSQL: the CTEs that take the number from the day's counter of the
-    region (one row: its value) and file the case (its id and number; no row
-    when the submitter used the key meanwhile)."""
+    region (one row: its value) — or, ``numbered``, a value taken before
+    (``b_value``: ``cases.submit_hot`` takes it in a statement of its own) —
+    and file the case (its id and number; no row when the submitter used the
+    key meanwhile)."""
     from sqlalchemy.dialects.postgresql import insert as pg_insert
 
     counter_t = CaseCounter.__table__
-    counter = (
-        pg_insert(counter_t)
-        .values(region6=bindparam("b_region6"), day=bindparam("b_day"), value=1)
-        .on_conflict_do_update(
-            index_elements=[counter_t.c.region6, counter_t.c.day],
-            set_={"value": counter_t.c.value + 1},
+    if numbered:
+        counter = select(bindparam("b_value", type_=counter_t.c.value.type).label("value")).cte(
+            "counter"
         )
-        .returning(counter_t.c.value)
-        .cte("counter")
-    )
+    else:
+        counter = (
+            pg_insert(counter_t)
+            .values(region6=bindparam("b_region6"), day=bindparam("b_day"), value=1)
+            .on_conflict_do_update(
+                index_elements=[counter_t.c.region6, counter_t.c.day],
+                set_={"value": counter_t.c.value + 1},
+            )
+            .returning(counter_t.c.value)
+            .cte("counter")
+        )
     # f"{region6}-{day}-{value:06d}", as _next_number writes it
     value = cast(counter.c.value, Text)
     number = bindparam("b_prefix", type_=Text) + sql_case(
@@ -276,27 +283,30 @@ def _pg_filed() -> tuple[Any, Any]:
     )
 
 
-def _pg_file_stmt(dialect: str) -> Any:
-    """PostgreSQL, one statement: the number from the counter, the case (unless
-    the submitter used the key meanwhile) and the region's audit head claimed
-    — both hot rows are taken here, two round trips before the commit.
-    Returns (case id, number, audit seq, previous hash), or no row."""
+def _pg_file_stmt(dialect: str, *, numbered: bool = False) -> Any:
+    """PostgreSQL, one statement: the number from the counter (``numbered``: a
+    number taken before, see ``_pg_filed``), the case (unless the submitter
+    used the key meanwhile) and the audit head of the region's lane
+    (``b_lane``) claimed — the hot rows are taken here, two round trips
+    before the commit. Returns (case id, number, audit seq, previous hash),
+    or no row."""
     from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-    _counter, filed = _pg_filed()
+    _counter, filed = _pg_filed(numbered)
     head_t = audit.AuditChainHead.__table__
     head = (
         pg_insert(head_t)
         .from_select(
-            ["region_code", "seq", "hash"],
+            ["region_code", "lane", "seq", "hash"],
             select(
                 bindparam("b_region_code", type_=head_t.c.region_code.type),
+                bindparam("b_lane", type_=head_t.c.lane.type),
                 literal(1),
                 literal(audit.GENESIS),
             ).select_from(filed),
         )
         .on_conflict_do_update(
-            index_elements=[head_t.c.region_code], set_={"seq": head_t.c.seq + 1}
+            index_elements=[head_t.c.region_code, head_t.c.lane], set_={"seq": head_t.c.seq + 1}
         )
         .returning(head_t.c.seq, head_t.c.hash)
         .cte("head")
@@ -341,7 +351,10 @@ def _pg_record_stmt(dialect: str) -> Any:
     )
     head = (
         update(head_t)
-        .where(head_t.c.region_code == bindparam("a_region_code"))
+        .where(
+            head_t.c.region_code == bindparam("a_region_code"),
+            head_t.c.lane == bindparam("a_lane"),
+        )
         .values(hash=bindparam("a_hash"))
         .cte("head_hash")
     )
@@ -354,15 +367,17 @@ def _pg_record_stmt(dialect: str) -> Any:
 
 def _pg_submit_stmt(dialect: str) -> Any:
     """PostgreSQL, the whole submission in one statement, run on its own
-    (autocommit): ``_pg_file_stmt`` and ``_pg_record_stmt`` in one, with the
-    audit entry's hash computed by the database from the head it locks
-    (``audit.entry_hash_parts``: the canonical bytes around the sequence
-    number, the previous hash and the case id). The two hot rows (the day's
-    counter of the region, the region's audit head) are then locked only
-    while PostgreSQL runs the statement — with the two statements in a
-    transaction they stayed locked across two round trips and the client's
-    turns of its event loop, and the submissions of a region queued on them
-    (measured: 10 of 12 backends waiting on a row lock at 32 clients).
+    (autocommit): ``_pg_file_stmt`` (numbered: the number taken before, in a
+    statement of its own) and ``_pg_record_stmt`` in one, with the audit
+    entry's hash computed by the database from the head of the lane
+    (``b_lane``) it locks (``audit.entry_hash_parts``: the canonical bytes
+    around the sequence number, the previous hash and the case id). The hot
+    row (the audit head of the region's lane) is then locked only while
+    PostgreSQL runs the statement and flushes its commit — with the two
+    statements in a transaction it stayed locked across two round trips and
+    the client's turns of its event loop, and the submissions of a region
+    queued on it (measured: 10 of 12 backends waiting on a row lock at 32
+    clients).
 
     Anything but the plain case fails the whole statement, so nothing is
     written: the submitter used the key meanwhile (no case filed: the audit
@@ -375,14 +390,15 @@ def _pg_submit_stmt(dialect: str) -> Any:
     from sqlalchemy import LargeBinary
     from sqlalchemy.types import JSON as SA_JSON
 
-    counter, filed = _pg_filed()
+    counter, filed = _pg_filed(numbered=True)
     trail_t, events_t = CaseTrail.__table__, OutboxEvent.__table__
     entry_t, head_t = audit.AuditEntry.__table__, audit.AuditChainHead.__table__
     region = bindparam("b_region_code", type_=head_t.c.region_code.type)
+    lane = bindparam("b_lane", type_=head_t.c.lane.type)
     prev = (
-        select(head_t.c.region_code, head_t.c.seq, head_t.c.hash)
+        select(head_t.c.region_code, head_t.c.lane, head_t.c.seq, head_t.c.hash)
         .select_from(head_t.join(filed, true()))
-        .where(head_t.c.region_code == region)
+        .where(head_t.c.region_code == region, head_t.c.lane == lane)
         .with_for_update(of=head_t)
         .cte("prev")
     )
@@ -400,7 +416,7 @@ def _pg_submit_stmt(dialect: str) -> Any:
         canonical = canonical.op("||", return_type=binary)(part)
     head = (
         update(head_t)
-        .where(head_t.c.region_code == prev.c.region_code)
+        .where(head_t.c.region_code == prev.c.region_code, head_t.c.lane == prev.c.lane)
         .values(seq=prev.c.seq + 1, hash=func.encode(func.sha256(canonical), "hex"))
         .returning(head_t.c.seq, head_t.c.hash, prev.c.hash.label("prev_hash"))
         .cte("head")
@@ -411,6 +427,7 @@ def _pg_submit_stmt(dialect: str) -> Any:
             list(audit.ENTRY_COLUMNS),
             select(
                 region,
+                lane,
                 head.c.seq,
                 head.c.prev_hash,
                 head.c.hash,
@@ -491,6 +508,7 @@ def _pg_submit_stmt(dialect: str) -> Any:
 _BUILDERS = {
     "pg_submit": _pg_submit_stmt,
     "pg_file": _pg_file_stmt,
+    "pg_file_numbered": lambda dialect: _pg_file_stmt(dialect, numbered=True),
     "pg_record": _pg_record_stmt,
     "counter": _counter_stmt,
     "notify": _notify_stmt,
@@ -1137,17 +1155,30 @@ def _file_pg(
     return case
 
 
-def pg_file_params(values: dict[str, Any]) -> dict[str, Any]:
-    """The parameters of ``_pg_file_stmt`` for a new case's ``values``."""
-    at = values["submitted_at"]
-    region6, day = values["region_code"][:6], local(at).strftime("%Y%m%d")
+def number_key(values: dict[str, Any]) -> tuple[str, str]:
+    """The case-number counter a new case's number comes from: (region6, local day)."""
+    return values["region_code"][:6], local(values["submitted_at"]).strftime("%Y%m%d")
+
+
+def pg_file_params(
+    values: dict[str, Any], *, lane: int = 0, value: int | None = None
+) -> dict[str, Any]:
+    """The parameters of ``_pg_file_stmt`` for a new case's ``values``, its
+    audit entry in ``lane`` (and ``value``: the counter's value taken before,
+    for the numbered statements)."""
+    region6, day = number_key(values)
     params = {f"b_{k}": v for k, v in values.items()}
-    params.update(b_region6=region6, b_day=day, b_prefix=f"{region6}-{day}-")
+    params.update(
+        b_region6=region6, b_day=day, b_prefix=f"{region6}-{day}-", b_lane=lane, b_value=value
+    )
     return params
 
 
-def pg_submit_params(actor: Actor, values: dict[str, Any], now_: Any) -> dict[str, Any]:
-    """The parameters of ``_pg_submit_stmt`` for a new case's ``values``: those
+def pg_submit_params(
+    actor: Actor, values: dict[str, Any], now_: Any, *, lane: int, value: int
+) -> dict[str, Any]:
+    """The parameters of ``_pg_submit_stmt`` for a new case's ``values``, its
+    audit entry in ``lane``, its number from the counter's ``value``: those
     of ``pg_file_params`` and ``pg_record_params``, with what depends on the
     case's id and number (the inbox body, the events' payloads, the audit
     entry's canonical bytes) cut where the statement splices them in."""
@@ -1156,7 +1187,7 @@ def pg_submit_params(actor: Actor, values: dict[str, Any], now_: Any) -> dict[st
     region, ref, state = values["region_code"], actor.ref, values["state"]
     title = f"您的申请已提交：{values['item_name']}"
     details = {"from": "", "to": state, "step": ""}
-    params = pg_file_params(values)
+    params = pg_file_params(values, lane=lane, value=value)
     # cut at sentinels (json.dumps writes them "\u0000", "\u0001"), which come first: dicts keep their order
     e1_pre, rest = json.dumps({"case_id": "\0", "number": "\1", "state": state}).split(
         '"\\u0000"', 1
@@ -1167,6 +1198,7 @@ def pg_submit_params(actor: Actor, values: dict[str, Any], now_: Any) -> dict[st
     e2_pre, e2_post = json.dumps({"case_id": "\0", "title": title}).split('"\\u0000"', 1)
     h_pre, h_mid, h_post = audit.entry_hash_parts(
         region_code=region,
+        lane=lane,
         actor=ref,
         action="case.submit",
         target_type="case",
@@ -1208,14 +1240,18 @@ def pg_record_params(
     prev: str,
     trail_data: dict[str, Any],
     now_: Any,
+    *,
+    lane: int = 0,
 ) -> dict[str, Any]:
     """The parameters of ``_pg_record_stmt`` once the case is filed (its id,
-    ``values["number"]``) and the region's audit head claimed (seq, previous hash)."""
+    ``values["number"]``) and the audit head of the region's ``lane`` claimed
+    (seq, previous hash)."""
     region, ref, number, state = values["region_code"], actor.ref, values["number"], values["state"]
     title, body = f"您的申请已提交：{values['item_name']}", f"办件编号 {number}，请留意受理结果。"
     details = {"from": "", "to": state, "step": ""}
     entry = {
         "region_code": region,
+        "lane": lane,
         "seq": seq,
         "prev_hash": prev,
         "actor": ref,

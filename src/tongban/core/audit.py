@@ -1,10 +1,16 @@
 """Audit log (审计日志): append-only, each entry chained to the previous by hash.
 
-One chain per region (``chain`` = the region code the action belongs to):
-STACK-NOTES measured a single global chain head as the hot row that caps
-throughput at the commit latency; a chain per region keeps the same tamper
-evidence with far less waiting. Each entry's hash covers its chain, sequence
-number, the previous entry's hash, actor, action, target, time and details;
+Chains per region (``chain`` = the region code the action belongs to, and a
+lane 分道 within it): STACK-NOTES measured a single global chain head as the
+hot row that caps throughput at the commit latency; a chain per region keeps
+the same tamper evidence with far less waiting. A region's writers use lane
+0, except PostgreSQL's case submission (``cases.submit_hot``), the hottest
+write, which spreads over ``SUBMIT_LANES`` lanes: a head row stays locked
+until its transaction's commit is flushed, and the submissions of one region
+queued on one head (docs/benchmarks.md, "2026-11-22"). Each entry's hash
+covers its chain (``chain_name``: the region code, ``/lane`` after it for a
+lane other than 0), sequence number, the previous entry's hash, actor,
+action, target, time and details;
 ``verify()`` walks every chain and reports each edited, deleted or inserted
 entry by chain and sequence number. Database triggers (see the migration)
 refuse UPDATE and DELETE on ``audit_entry``, so tampering needs an owner's
@@ -19,7 +25,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, BigInteger, Index, String, bindparam, insert, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Index,
+    SmallInteger,
+    String,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, make_transient_to_detached, mapped_column
 
@@ -27,9 +43,12 @@ from tongban.core.clock import now
 from tongban.core.db import Base, BigIntPK, driver_bind_processor
 
 GENESIS = "0" * 64
+# The lanes PostgreSQL's case submission spreads a region's entries over.
+SUBMIT_LANES = 8
 # The columns an entry is written with (every statement that inserts one).
 ENTRY_COLUMNS = (
     "region_code",
+    "lane",
     "seq",
     "prev_hash",
     "hash",
@@ -47,11 +66,12 @@ class AuditEntry(Base):
     __table_args__ = (
         # Read by chain (the verifier) and newest first (latest_audit), never by
         # action or target: no index on those (migration 0006_submit_indexes).
-        Index("ix_audit_entry_chain_seq", "region_code", "seq", unique=True),
+        Index("ix_audit_entry_chain_seq", "region_code", "lane", "seq", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    region_code: Mapped[str] = mapped_column(String(12))  # the chain
+    region_code: Mapped[str] = mapped_column(String(12))  # the chain: region and lane
+    lane: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     seq: Mapped[int] = mapped_column(BigInteger)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
@@ -64,18 +84,29 @@ class AuditEntry(Base):
 
 
 class AuditChainHead(Base):
-    """The last sequence number and hash of each chain (the hot row per region)."""
+    """The last sequence number and hash of each chain (the hot row per region and lane)."""
 
     __tablename__ = "audit_chain_head"
 
     region_code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    lane: Mapped[int] = mapped_column(
+        SmallInteger, primary_key=True, default=0, server_default="0", autoincrement=False
+    )
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+def chain_name(region_code: str, lane: int = 0) -> str:
+    """The chain as its entries' hashes and the verifier's report name it:
+    the region code, ``/lane`` after it for a lane other than 0 (so the
+    entries of lane 0, the only lane before lanes existed, hash as they did)."""
+    return f"{region_code}/{lane}" if lane else region_code
 
 
 def entry_hash(
     *,
     region_code: str,
+    lane: int = 0,
     seq: int,
     prev_hash: str,
     actor: str,
@@ -87,7 +118,7 @@ def entry_hash(
 ) -> str:
     canonical = orjson.dumps(
         [
-            region_code,
+            chain_name(region_code, lane),
             seq,
             prev_hash,
             actor,
@@ -105,6 +136,7 @@ def entry_hash(
 def entry_hash_parts(
     *,
     region_code: str,
+    lane: int = 0,
     actor: str,
     action: str,
     target_type: str,
@@ -117,7 +149,7 @@ def entry_hash_parts(
     is the canonical form, for a ``target_id`` and ``prev_hash`` that JSON
     writes as they are (digits, hex) and an integer ``seq``."""
     dumps = orjson.dumps
-    pre = b"[" + dumps(region_code) + b","
+    pre = b"[" + dumps(chain_name(region_code, lane)) + b","
     mid = b",".join((dumps(actor), dumps(action), dumps(target_type))) + b',"'
     post = (
         b'",'
@@ -138,8 +170,10 @@ async def record(
     target_id: str | int,
     region_code: str,
     details: dict[str, Any] | None = None,
+    lane: int = 0,
 ) -> AuditEntry:
-    """Append one entry to the region's chain (in the caller's transaction).
+    """Append one entry to the region's chain (in the caller's transaction):
+    the chain of its ``lane``, 0 unless the caller spreads a hot write.
 
     ``details`` must already be masked: it is kept forever. Whatever the
     caller has pending in the session is flushed first. Returns the entry as
@@ -153,6 +187,7 @@ async def record(
         target_id=target_id,
         region_code=region_code,
         details=details,
+        lane=lane,
     )
     entry = AuditEntry(id=entry_id, **values)
     make_transient_to_detached(entry)
@@ -168,6 +203,7 @@ def record_sync(
     target_id: str | int,
     region_code: str,
     details: dict[str, Any] | None = None,
+    lane: int = 0,
 ) -> int:
     """``record`` for code that runs inside ``AsyncSession.run_sync`` (several
     writes in one greenlet); returns the entry's id."""
@@ -179,6 +215,7 @@ def record_sync(
         target_id=target_id,
         region_code=region_code,
         details=details,
+        lane=lane,
     )[0]
 
 
@@ -191,6 +228,7 @@ def _append(
     target_id: str | int,
     region_code: str,
     details: dict[str, Any] | None,
+    lane: int = 0,
 ) -> tuple[int, dict[str, Any]]:
     """Two statements (three on SQLite), prebuilt: the head is claimed with one
     upsert that locks its row until the transaction ends (PostgreSQL: the row
@@ -204,10 +242,11 @@ def _append(
     session.flush()
     conn = session.connection()
     stmts = _statements(conn.dialect.name)
-    seq, prev = conn.execute(stmts.claim, {"b_region_code": region_code}).one()
+    seq, prev = conn.execute(stmts.claim, {"b_region_code": region_code, "b_lane": lane}).one()
     at = now()
     h = entry_hash(
         region_code=region_code,
+        lane=lane,
         seq=seq,
         prev_hash=prev,
         actor=actor,
@@ -219,6 +258,7 @@ def _append(
     )
     values = {
         "region_code": region_code,
+        "lane": lane,
         "seq": seq,
         "prev_hash": prev,
         "hash": h,
@@ -236,15 +276,16 @@ def _append(
     return entry_id, values
 
 
+# lane 0: SQLite's writers take the database's one write lock anyway
 _SQLITE_CLAIM = (
-    "INSERT INTO audit_chain_head (region_code, seq, hash) VALUES (?, 1, ?) "
-    "ON CONFLICT (region_code) DO UPDATE SET seq = audit_chain_head.seq + 1 RETURNING seq, hash"
+    "INSERT INTO audit_chain_head (region_code, lane, seq, hash) VALUES (?, 0, 1, ?) "
+    "ON CONFLICT (region_code, lane) DO UPDATE SET seq = audit_chain_head.seq + 1 RETURNING seq, hash"
 )
 _SQLITE_ENTRY = (
-    "INSERT INTO audit_entry (region_code, seq, prev_hash, hash, actor, action, target_type, target_id, at, details) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+    "INSERT INTO audit_entry (region_code, lane, seq, prev_hash, hash, actor, action, target_type, target_id, at, "
+    "details) VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
-_SQLITE_SET_HASH = "UPDATE audit_chain_head SET hash = ? WHERE region_code = ?"
+_SQLITE_SET_HASH = "UPDATE audit_chain_head SET hash = ? WHERE region_code = ? AND lane = 0"
 
 
 def record_sqlite_cursor(
@@ -333,13 +374,17 @@ def _statements(dialect: str) -> _Statements:
     head, entry = AuditChainHead.__table__, AuditEntry.__table__
     claim = (
         upsert(head)
-        .values(region_code=bindparam("b_region_code"), seq=1, hash=GENESIS)
-        .on_conflict_do_update(index_elements=[head.c.region_code], set_={"seq": head.c.seq + 1})
+        .values(
+            region_code=bindparam("b_region_code"), lane=bindparam("b_lane"), seq=1, hash=GENESIS
+        )
+        .on_conflict_do_update(
+            index_elements=[head.c.region_code, head.c.lane], set_={"seq": head.c.seq + 1}
+        )
         .returning(head.c.seq, head.c.hash)
     )
     set_hash = (
         update(head)
-        .where(head.c.region_code == bindparam("b_region_code"))
+        .where(head.c.region_code == bindparam("b_region_code"), head.c.lane == bindparam("b_lane"))
         .values(hash=bindparam("b_hash"))
     )
     cols = ENTRY_COLUMNS
@@ -379,17 +424,27 @@ async def verify(session: AsyncSession, *, batch: int = 5000) -> VerifyReport:
     """Walk every chain; report each entry that was edited, deleted or inserted."""
     report = VerifyReport()
     heads = {
-        r.region_code: r
+        (r.region_code, r.lane): r
         for r in (
             await session.execute(
-                select(AuditChainHead.region_code, AuditChainHead.seq, AuditChainHead.hash)
+                select(
+                    AuditChainHead.region_code,
+                    AuditChainHead.lane,
+                    AuditChainHead.seq,
+                    AuditChainHead.hash,
+                )
             )
         ).all()
     }
-    chains = set(heads) | set(
-        (await session.execute(select(AuditEntry.region_code).distinct())).scalars()
-    )
-    for chain in sorted(chains):
+    keys = set(heads) | {
+        (r[0], r[1])
+        for r in (
+            await session.execute(select(AuditEntry.region_code, AuditEntry.lane).distinct())
+        ).all()
+    }
+    for key in sorted(keys):
+        region_code, lane = key
+        chain = chain_name(region_code, lane)
         report.chains += 1
         expected_seq, prev_hash, last_seq = 1, GENESIS, 0
         after = 0
@@ -400,6 +455,7 @@ async def verify(session: AsyncSession, *, batch: int = 5000) -> VerifyReport:
                 await session.execute(
                     select(
                         AuditEntry.region_code,
+                        AuditEntry.lane,
                         AuditEntry.seq,
                         AuditEntry.prev_hash,
                         AuditEntry.hash,
@@ -410,7 +466,11 @@ async def verify(session: AsyncSession, *, batch: int = 5000) -> VerifyReport:
                         AuditEntry.at,
                         AuditEntry.details,
                     )
-                    .where(AuditEntry.region_code == chain, AuditEntry.seq > after)
+                    .where(
+                        AuditEntry.region_code == region_code,
+                        AuditEntry.lane == lane,
+                        AuditEntry.seq > after,
+                    )
                     .order_by(AuditEntry.seq)
                     .limit(batch)
                 )
@@ -445,6 +505,7 @@ async def verify(session: AsyncSession, *, batch: int = 5000) -> VerifyReport:
                     )
                 recomputed = entry_hash(
                     region_code=e.region_code,
+                    lane=e.lane,
                     seq=e.seq,
                     prev_hash=e.prev_hash,
                     actor=e.actor,
@@ -465,7 +526,7 @@ async def verify(session: AsyncSession, *, batch: int = 5000) -> VerifyReport:
                     )
                 prev_hash, expected_seq, last_seq = e.hash, e.seq + 1, e.seq
             after = last_seq
-        head = heads.get(chain)
+        head = heads.get(key)
         if head is None:
             report.problems.append(
                 Problem(chain, last_seq, "head_mismatch", f"链 {chain} 缺少链头记录")

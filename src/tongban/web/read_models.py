@@ -123,7 +123,7 @@ async def latest_audit(session: AsyncSession, actor: Actor, *, limit: int = 30) 
     A chain numbers its entries 1, 2, 3 … as they are written (its head holds
     the last number), so the newest ``limit`` of a subtree are among the last
     ``limit`` of each of its chains: one range of the chain index (region,
-    seq) per chain head, not a sort of the whole log (every submission adds
+    lane, seq) per chain head, not a sort of the whole log (every submission adds
     an entry). Twice ``limit`` per chain: an entry's time is taken just before
     its number, so two written at once may hold them in either order."""
     h = AuditChainHead
@@ -136,6 +136,7 @@ async def latest_audit(session: AsyncSession, actor: Actor, *, limit: int = 30) 
                 # ``|| ''``: SQLite would carry the subtree's range over to the
                 # entries through a plain equality and walk every entry of it
                 AuditEntry.region_code == h.region_code.concat(""),
+                AuditEntry.lane == h.lane,
                 AuditEntry.seq > h.seq - 2 * limit,
             ),
         )
