@@ -485,6 +485,48 @@ async def test_count_statement_repeats_the_partial_index_conditions_for_sqlite_o
     assert tuple(row) == tuple(again) and sum(row) > 0
 
 
+async def test_to_decide_list_on_postgresql_leaves_the_step_unestimated(
+    world: World, session
+) -> None:
+    """PostgreSQL's 待决定 list writes the step as ``COALESCE`` (the planner
+    estimated "at_last_step IS true" from the whole table, 0.3%, and read every
+    case of the queue through the count index: ``api._PG_LIST_QUEUES``); the
+    counts and SQLite keep ``IS true``. Both forms list the same cases."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from tongban.cases import api
+    from tongban.identity.models import Account
+
+    acc = (await session.execute(select(Account).where(Account.username == "hclerk"))).scalar_one()
+    actor = await actor_for_account(session, acc, via="session")
+
+    def sql(name: str, d, queue: str) -> str:
+        stmt = api._list_statement(name, actor, queue, (), None, 100)
+        return str(stmt.compile(dialect=d.dialect()))
+
+    assert "coalesce(" in sql("postgresql", postgresql, "to_decide")
+    assert "coalesce(" not in sql("sqlite", sqlite, "to_decide")
+    assert "coalesce(" not in sql("postgresql", postgresql, "to_review")
+    assert "coalesce(" not in str(
+        api._count_statement(actor, "postgresql").compile(dialect=postgresql.dialect())
+    )
+    dialect = session.bind.dialect.name
+    ids = [
+        r.id
+        for r in await session.execute(
+            api._list_statement(dialect, actor, "to_decide", (), None, 100)
+        )
+    ]
+    other = "sqlite" if dialect == "postgresql" else "postgresql"
+    again = [
+        r.id
+        for r in await session.execute(
+            api._list_statement(other, actor, "to_decide", (), None, 100)
+        )
+    ]
+    assert ids == again and ids
+
+
 def test_postgresql_pool_keeps_its_connections(tmp_path) -> None:
     """On PostgreSQL every connection the pool opens is kept (the ceiling as
     before, ``database_pool_size`` + 10): an overflow connection closed on
