@@ -18,21 +18,20 @@ number (counter per region and day), the case row, the trail (服务轨迹), the
 applicant's inbox notification, two outbox events (``case.submit``,
 ``case.notified``) and the audit entry chained to its region's head (on
 PostgreSQL: the head of one of the region's lanes, ``core.audit``) — one
-transaction, committed before the response (on PostgreSQL the number is
-taken just before, in a transaction of its own). The request is served by the
+transaction, committed before the response. The request is served by the
 hot route (``cases.submit_hot``: the driver path for a person's own plain
 submission, the FastAPI endpoint's code for anything else).
 
 Clients are spread round the 16 implementations, so over four regions: four
-case-number counters, each shared by 8 clients, and four audit chains (on
-PostgreSQL four times eight lanes).
+case-number counters and four audit chains, each shared by 8 clients (on
+PostgreSQL each region has eight lanes, a counter and a chain each).
 ``TONGBAN_BENCH_SUBMIT_ONE_DISTRICT=1`` puts every client on one
 implementation of 历下区 (one head, one counter: the hot rows at their hottest).
 
 Ceiling: one transaction through the raw driver with the statements the
 product sends (written out below, with the product functions they mirror):
 the session by token hash, the submission probe, then on SQLite the nine
-writes, on PostgreSQL the number and the one statement that carries the rest (the audit hash
+writes, on PostgreSQL the one statement that carries them (the audit hash
 computed by the database around the bytes the client sends, as the product
 does). The form is serialised as the product does; validation and HTTP are
 not in it.
@@ -166,8 +165,8 @@ class Submit(Workload):
             + (
                 "counter, case, trail, inbox, 2 events, audit head claim, entry, head hash (9 statements)"
                 if ctx.db == "sqlite"
-                else "the number (counter, its commit not waited for); case, audit head of the lane "
-                "locked and its hash, trail, inbox, 2 events, audit entry (one statement, no transaction block)"
+                else "counter and audit head of the lane locked, case, the head's hash, trail, inbox, "
+                "2 events, audit entry (one statement, no transaction block)"
             )
         )
         if ctx.db == "sqlite":
@@ -181,7 +180,6 @@ class Submit(Workload):
             stmts = {
                 "session": pg_sql(SESSION),
                 "probe": pg_sql(PROBE),
-                "number": PG_NUMBER,
                 "submit": PG_SUBMIT,
             }
 
@@ -225,7 +223,7 @@ CASE_COLS = (
 )
 SQLITE = {
     "counter": (
-        "INSERT INTO case_counter (region6, day, value) VALUES (?, ?, 1) ON CONFLICT (region6, day) "
+        "INSERT INTO case_counter (region6, day, lane, value) VALUES (?, ?, 0, 1) ON CONFLICT (region6, day, lane) "
         "DO UPDATE SET value = case_counter.value + 1 RETURNING value"
     ),
     "case": (
@@ -253,17 +251,14 @@ SQLITE = {
 }
 SUBMIT_LANES = 8  # core.audit.SUBMIT_LANES: the ceiling's submissions take the lanes in turn
 _lanes = itertools.count()
-# cases.submit_hot._PG_NUMBER: the number in a transaction of its own, its commit not waited for
-PG_NUMBER = (
-    "INSERT INTO case_counter (region6, day, value) "
-    "SELECT $1, $2, 1 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS local_setting "
-    "ON CONFLICT (region6, day) DO UPDATE SET value = case_counter.value + 1 RETURNING value"
-)
-# _pg_submit_stmt: the rest of the submission in one statement (autocommit),
-# the number's value ($1) taken before, the audit entry in lane $2; the audit
-# hash is sha256(pre || seq || ',"' || prev || '",' || mid || case id || post)
+# _pg_submit_stmt: the whole submission in one statement (autocommit), the
+# counter and audit head of lane $49 (the number's serial: service.case_serial);
+# the audit hash is sha256(pre || seq || ',"' || prev || '",' || mid || case id || post)
 PG_SUBMIT = f"""
-WITH counter AS (SELECT $1::bigint AS value),
+WITH counter AS (
+  INSERT INTO case_counter (region6, day, lane, value) VALUES ($1, $2, $49::smallint, 1)
+  ON CONFLICT (region6, day, lane) DO UPDATE SET value = case_counter.value + 1
+  RETURNING (value - 1) * {SUBMIT_LANES} + $49::smallint + 1 AS value),
 filed AS (
   INSERT INTO "case" ({CASE_COLS}, number)
   SELECT {", ".join(f"${i}" for i in range(3, 38))},
@@ -271,7 +266,7 @@ filed AS (
   FROM counter ON CONFLICT (submitted_by, idempotency_key) DO NOTHING RETURNING id, number),
 prev AS (
   SELECT h.region_code, h.lane, h.seq, h.hash FROM audit_chain_head h JOIN filed ON true
-  WHERE h.region_code = $37 AND h.lane = $2::smallint FOR UPDATE OF h),
+  WHERE h.region_code = $37 AND h.lane = $49::smallint FOR UPDATE OF h),
 head AS (
   UPDATE audit_chain_head SET seq = prev.seq + 1,
     hash = encode(sha256($39::bytea || convert_to((prev.seq + 1)::text || ',"' || prev.hash || '",', 'UTF8')
@@ -280,7 +275,7 @@ head AS (
   RETURNING audit_chain_head.seq, audit_chain_head.hash, prev.hash AS prev_hash),
 entry AS (
   INSERT INTO audit_entry (region_code, lane, seq, prev_hash, hash, actor, action, target_type, target_id, at, details)
-  SELECT $37, $2::smallint, head.seq, head.prev_hash, head.hash, $42, 'case.submit', 'case', filed.id::text, $43, $44::json
+  SELECT $37, $49::smallint, head.seq, head.prev_hash, head.hash, $42, 'case.submit', 'case', filed.id::text, $43, $44::json
   FROM counter LEFT JOIN filed ON true LEFT JOIN head ON true),
 trail AS (
   INSERT INTO case_trail (case_id, action, from_state, to_state, step_name, actor_ref, actor_name, comment, data, at, region_code)
@@ -459,11 +454,10 @@ async def _op_pg(
     actor = f"account:{account_id}"
     title = f"您的申请已提交：{i[5]}"
     lane = next(_lanes) % SUBMIT_LANES
-    value = await conn.fetchval(stmts["number"], region[:6], day)
     await conn.fetchrow(
         stmts["submit"],
-        value,
-        lane,
+        region[:6],
+        day,
         *values,
         f"{region[:6]}-{day}-",
         *_audit_hash_parts(region, actor, at, lane),
@@ -474,6 +468,7 @@ async def _op_pg(
         "电脑端",
         title,
         json.dumps(title),
+        lane,
     )
 
 

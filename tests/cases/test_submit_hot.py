@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from tests import builders
 from tests.catalogue.helpers import admin, published_impl, published_item
-from tongban.cases import submit_hot
+from tongban.cases import service, submit_hot
 from tongban.cases.models import Case, CaseTrail, Notification
 from tongban.core import audit
 from tongban.core.audit import AuditEntry
@@ -180,9 +180,8 @@ async def test_a_new_case_as_the_fastapi_route(
     assert hot.headers["content-type"] == ref.headers["content-type"] == "application/json"
     a, b = hot.json(), ref.json()
     _same_but_identity(a, b)
-    assert (
-        int(b["number"][-6:]) == int(a["number"][-6:]) + 1 and a["number"][:-6] == b["number"][:-6]
-    )
+    # two numbers of the region's day (on PostgreSQL from two of its lanes: service.case_serial)
+    assert a["number"] != b["number"] and a["number"][:-6] == b["number"][:-6]
     hot_rows, ref_rows = await _rows(session, a["id"]), await _rows(session, b["id"])
     assert hot_rows == ref_rows
     assert hot_rows["events"] and hot_rows["trail"] and hot_rows["inbox"] and hot_rows["audit"]
@@ -432,8 +431,8 @@ async def test_postgresql_one_statement_writes_what_the_transaction_writes(
 ) -> None:
     """PostgreSQL: once the chain of the region's lane has a head, the driver
     path files a case in one statement (``service._pg_submit_stmt``, the audit
-    hash computed by the database), after taking its number in one of its own
-    — the same rows, the same JSON text, a chain that verifies."""
+    hash computed by the database) — the same rows, the same JSON text, a
+    chain that verifies."""
     if database_kind != "postgresql":
         pytest.skip("PostgreSQL's one-statement submission")
     token = builders.session_token(client, "applicant1")
@@ -513,7 +512,7 @@ async def test_postgresql_one_statement_writes_nothing_when_it_does_not_apply(
     counts = text(
         'SELECT (SELECT count(*) FROM "case"), (SELECT count(*) FROM case_trail), '
         "(SELECT count(*) FROM notification), (SELECT count(*) FROM outbox_event), "
-        "(SELECT count(*) FROM audit_entry), (SELECT max(value) FROM case_counter)"
+        "(SELECT count(*) FROM audit_entry), (SELECT sum(value) FROM case_counter)"
     )
     # a new chain: no head row (as before a region's first entry) — the
     # statement fails on the entry's NULL seq, the transaction creates the head
@@ -524,7 +523,7 @@ async def test_postgresql_one_statement_writes_nothing_when_it_does_not_apply(
     names = _spy_pg(monkeypatch)
     new_chain = _post(client, token, body, "gen-00000002")
     assert new_chain.status_code == 201, new_chain.text
-    assert names == ["pg_submit", "pg_file_numbered", "pg_record", "delivery"]
+    assert names == ["pg_submit", "pg_file", "pg_record", "delivery"]
     after = tuple((await session.execute(counts)).one())
     assert after[:5] == (before[0] + 1, before[1] + 1, before[2] + 1, before[3] + 2, 1)
     assert after[5] == before[5] + 1  # no number lost to the failed statement
@@ -543,7 +542,7 @@ async def test_postgresql_one_statement_writes_nothing_when_it_does_not_apply(
     )
     sub = _post(client, token, body, "gen-00000003")
     assert sub.status_code == 201, sub.text
-    assert names == ["pg_file_numbered", "pg_record", "delivery"]
+    assert names == ["pg_file", "pg_record", "delivery"]
     handlers = (
         (
             await session.execute(
@@ -562,8 +561,9 @@ async def test_concurrent_submissions_keep_numbers_and_chain(
     world, client, session, monkeypatch, database_kind
 ) -> None:
     """Submissions of one region at once: every one filed, the numbers without
-    gaps or repeats, the region's audit chains whole (on PostgreSQL each in one
-    statement, the head of its lane locked inside it, the lanes all used)."""
+    repeats (nor gaps: the lanes are taken in turn), the region's audit chains
+    whole (on PostgreSQL each in one statement, the counter and head of its
+    lane locked inside it, the lanes all used)."""
     from concurrent.futures import ThreadPoolExecutor
 
     token = builders.session_token(client, "applicant1")
@@ -593,31 +593,18 @@ async def test_concurrent_submissions_keep_numbers_and_chain(
     assert report.ok, report.problems
 
 
-async def test_postgresql_number_commits_apart_without_leaking_its_setting(
-    settings, database_kind
-) -> None:
-    """``submit_hot._PG_NUMBER``: the region's day counter in a transaction of
-    its own, ``synchronous_commit`` off for that transaction alone — the
-    connection (a pooled one, shared by every later request) keeps waiting
-    for the disk on every other commit."""
-    if database_kind != "postgresql":
-        pytest.skip("PostgreSQL's number statement")
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    u = make_url(settings.effective_database_url)
-    driver = await asyncpg.connect(
-        user=u.username, password=u.password, host=u.host, port=u.port, database=u.database
-    )
-    try:  # outside a transaction block, as on the hot path
-        got = [
-            await driver.fetchval(submit_hot._PG_NUMBER.pg, "370102", "20261122") for _ in range(3)
-        ]
-        assert got == [got[0], got[0] + 1, got[0] + 2]
-        assert await driver.fetchval("SHOW synchronous_commit") == "on"
-        stored = await driver.fetchval(
-            "SELECT value FROM case_counter WHERE region6 = '370102' AND day = '20261122'"
-        )
-        assert stored == got[-1]
-    finally:
-        await driver.close()
+def test_case_serials_of_the_lanes_never_meet() -> None:
+    """``service.case_serial``: PostgreSQL's eight counters of a region's day
+    give each number once, in rounds of the lanes; SQLite's one counter gives
+    its value."""
+    lanes = audit.SUBMIT_LANES
+    got = [
+        service.case_serial(v, lane, "postgresql") for v in range(1, 51) for lane in range(lanes)
+    ]
+    assert sorted(got) == list(range(1, 50 * lanes + 1))
+    assert [service.case_serial(v, lane, "postgresql") for v, lane in ((1, 0), (1, 7), (2, 0))] == [
+        1,
+        8,
+        9,
+    ]
+    assert [service.case_serial(v, 0, "sqlite") for v in (1, 2, 42)] == [1, 2, 42]

@@ -202,7 +202,8 @@ def test_full_scan_detector(table: str) -> None:
 async def test_audit_lanes_migrate_down_and_up_keeping_the_chains(session, settings) -> None:
     """Migration ``0007_audit_lanes``: lane-0 entries survive a downgrade and an
     upgrade and still verify (their hashes never covered a lane); while an
-    entry of another lane exists, the downgrade refuses and changes nothing."""
+    entry of another lane exists, the downgrade refuses and changes nothing;
+    the day counters fold into lane 0 at the highest number a lane gave."""
     for lane in (0, 0, 0, 2):
         await audit.record(
             session,
@@ -231,11 +232,30 @@ async def test_audit_lanes_migrate_down_and_up_keeping_the_chains(session, setti
             assert (await audit.verify(s)).entries == 4
         await _tamper(session, "DELETE FROM audit_entry WHERE lane = 2", {})
         await session.execute(text("DELETE FROM audit_chain_head WHERE lane = 2"))
+        await session.execute(
+            text(
+                "INSERT INTO case_counter (region6, day, lane, value) VALUES "
+                "('370102', '20261122', 0, 2), ('370102', '20261122', 3, 5), "
+                "('370103', '20261122', 6, 1)"
+            )
+        )
         await session.commit()
         async with engine.begin() as conn:
             await conn.run_sync(_migrate(command.downgrade, "0006_submit_indexes"))
         try:
             assert "lane" not in await columns()
+            async with engine.connect() as conn:
+                folded = (
+                    await conn.execute(
+                        text("SELECT region6, value FROM case_counter ORDER BY region6")
+                    )
+                ).all()
+            lanes = 8 if session.bind.dialect.name == "postgresql" else 1
+            # the next number after a downgrade comes after every number a lane gave
+            assert [tuple(r) for r in folded] == [
+                ("370102", max((2 - 1) * lanes + 0 + 1, (5 - 1) * lanes + 3 + 1)),
+                ("370103", 6 + 1),
+            ]
         finally:
             async with engine.begin() as conn:
                 await conn.run_sync(_migrate(command.upgrade, "head"))

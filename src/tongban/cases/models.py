@@ -227,12 +227,16 @@ class CasePause(Base):
 
 
 class CaseCounter(Base):
-    """Next sequence number of case numbers per region and day."""
+    """Next sequence number of case numbers per region, day and lane (the
+    audit chain's lane of the submissions it numbers: ``service.case_serial``)."""
 
     __tablename__ = "case_counter"
 
     region6: Mapped[str] = mapped_column(String(6), primary_key=True)
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    lane: Mapped[int] = mapped_column(
+        SmallInteger, primary_key=True, default=0, server_default="0", autoincrement=False
+    )
     value: Mapped[int] = mapped_column(Integer, default=0)
 
 

@@ -14,13 +14,12 @@ two ways:
   (``sqlite_inline.write_transaction``) with the very writes of
   ``service.write_sqlite``, on a connection held for them
   (``_sqlite_writer``: its page cache stays warm from one submission to the
-  next); on PostgreSQL the case number from the region's counter in a
-  statement of its own (``_PG_NUMBER``), then one statement in autocommit
+  next); on PostgreSQL one statement in autocommit
   (``service._pg_submit_stmt``, compiled once for asyncpg with SQLAlchemy's
-  bind processors: the audit head of the region's lane stays locked only
-  while it runs and commits), else the two statements of
-  ``service._file_pg`` and the outbox deliveries in a transaction
-  (``_file_pg`` below says when).
+  bind processors: the day's counter and the audit head of one of the
+  region's lanes stay locked only while it runs and commits), else the two
+  statements of ``service._file_pg`` and the outbox deliveries in a
+  transaction (``_file_pg`` below says when).
   The case's columns come from ``service.new_case_values``, the form is
   checked by ``forms.validate_submission``, the answer is
   ``api.case_summary``: the same rows and the same JSON as the general path.
@@ -42,7 +41,6 @@ The FastAPI route stays registered (OpenAPI documents it).
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 import weakref
 from types import SimpleNamespace
@@ -57,7 +55,7 @@ from starlette.routing import Route
 
 from tongban.cases import api, lifecycle, service
 from tongban.catalogue import forms
-from tongban.core import audit, workdays
+from tongban.core import workdays
 from tongban.core.clock import now
 from tongban.core.errors import AppError
 from tongban.core.outbox import OutboxDelivery, handlers_for
@@ -322,37 +320,16 @@ def _pg(dialect: Any, name: str) -> _Compiled:
     return got
 
 
-# The case number, on its own: the region's day counter incremented in a
-# transaction of its own whose commit does not wait for the disk
-# (``synchronous_commit`` off for that transaction alone, ``set_config``'s
-# local form). In the submission's statement the counter's row stayed locked
-# until that statement's commit was flushed, and every submission of the
-# region queued on it. Nothing is lost by not waiting: the submission's own
-# commit, later in the log, is flushed with everything before it, so a case
-# that exists has its number counted; a crash can only forget numbers whose
-# cases were never committed (a gap, never a number twice). A submission
-# that fails after this also leaves a gap: numbers are unique, not dense.
-_PG_NUMBER = RawStatement("""
-    INSERT INTO case_counter (region6, day, value)
-    SELECT $1, $2, 1 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS local_setting
-    ON CONFLICT (region6, day) DO UPDATE SET value = case_counter.value + 1
-    RETURNING value
-""")
-# The process's submissions take the lanes of the audit chain in turn (core.audit).
-_lanes = itertools.count()
-
-
 async def _file_pg(driver: Any, dialect: Any, actor: Any, values: dict[str, Any]) -> int:
-    """The rows of ``service._file_pg`` on the asyncpg connection: the number
-    (``_PG_NUMBER``), then one statement on its own (``service._pg_submit_stmt``:
-    the audit head of the region's lane locked only while PostgreSQL runs and
-    commits it), or, when that does not apply — handlers subscribed to the
-    events (their deliveries), a lane's first audit entry, the key used
-    meanwhile: the statement fails and wrote nothing — the two statements of
-    ``service._file_pg`` (the same number and lane) and the deliveries in a
+    """The rows of ``service._file_pg`` on the asyncpg connection: one
+    statement on its own (``service._pg_submit_stmt``: the hot rows of the
+    region's lane locked only while PostgreSQL runs and commits it), or,
+    when that does not apply — handlers subscribed to the events (their
+    deliveries), a lane's first audit entry, the key used meanwhile: the
+    statement fails and wrote nothing — the two statements of
+    ``service._file_pg`` (the same lane) and the deliveries in a
     transaction. Returns the case id."""
-    lane = next(_lanes) % audit.SUBMIT_LANES
-    value = await driver.fetchval(_PG_NUMBER.pg, *service.number_key(values))
+    lane = service.next_lane()
     if not (handlers_for("case.submit") or handlers_for("case.notified")):
         from asyncpg.exceptions import NotNullViolationError
 
@@ -360,9 +337,7 @@ async def _file_pg(driver: Any, dialect: Any, actor: Any, values: dict[str, Any]
         try:
             row = await driver.fetchrow(
                 submit.sql,
-                *submit.args(
-                    service.pg_submit_params(actor, values, now(), lane=lane, value=value)
-                ),
+                *submit.args(service.pg_submit_params(actor, values, now(), lane=lane)),
             )
         except NotNullViolationError:
             row = None  # no head yet, or the key used: the transaction below sorts it out
@@ -370,10 +345,8 @@ async def _file_pg(driver: Any, dialect: Any, actor: Any, values: dict[str, Any]
             values["number"] = row[1]
             return int(row[0])
     async with driver.transaction():
-        file = _pg(dialect, "pg_file_numbered")
-        row = await driver.fetchrow(
-            file.sql, *file.args(service.pg_file_params(values, lane=lane, value=value))
-        )
+        file = _pg(dialect, "pg_file")
+        row = await driver.fetchrow(file.sql, *file.args(service.pg_file_params(values, lane=lane)))
         if row is None:
             raise _Handover  # the submitter used the key meanwhile
         case_id, number, seq, prev = row
