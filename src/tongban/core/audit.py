@@ -4,10 +4,10 @@ Chains per region (``chain`` = the region code the action belongs to, and a
 lane 分道 within it): STACK-NOTES measured a single global chain head as the
 hot row that caps throughput at the commit latency; a chain per region keeps
 the same tamper evidence with far less waiting. A region's writers use lane
-0, except PostgreSQL's case submission (``cases.submit_hot``), the hottest
-write, which spreads over ``SUBMIT_LANES`` lanes: a head row stays locked
-until its transaction's commit is flushed, and the submissions of one region
-queued on one head (docs/benchmarks.md, "2026-11-22"). Each entry's hash
+0, except PostgreSQL's case submission (``cases.service.next_lane``), the
+hottest write, which spreads over ``SUBMIT_LANES`` lanes: a head row stays
+locked until its transaction's commit is flushed, and the submissions of one
+region queued on one head (docs/benchmarks.md, "2026-11-21 (late night)"). Each entry's hash
 covers its chain (``chain_name``: the region code, ``/lane`` after it for a
 lane other than 0), sequence number, the previous entry's hash, actor,
 action, target, time and details;

@@ -25,7 +25,7 @@ highest number any lane gave, so no number is given twice.
 
 Revision ID: 0007_audit_lanes
 Revises: 0006_submit_indexes
-Create Date: 2026-11-22
+Create Date: 2026-11-21
 """
 
 from __future__ import annotations
