@@ -18,7 +18,7 @@ from sqlalchemy import event, inspect, select, text
 
 from tests import builders
 from tests.catalogue.helpers import admin, published_impl, published_item
-from tests.core.test_audit import _tamper
+from tests.core.test_audit import _fill, _tamper
 from tongban.admin import outbox as admin_outbox
 from tongban.cases import queries
 from tongban.cases.models import Case
@@ -204,17 +204,8 @@ async def test_audit_lanes_migrate_down_and_up_keeping_the_chains(session, setti
     upgrade and still verify (their hashes never covered a lane); while an
     entry of another lane exists, the downgrade refuses and changes nothing;
     the day counters fold into lane 0 at the highest number a lane gave."""
-    for lane in (0, 0, 0, 2):
-        await audit.record(
-            session,
-            actor="account:1",
-            action="test.action",
-            target_type="thing",
-            target_id=lane,
-            region_code="370102000000",
-            lane=lane,
-        )
-    await session.commit()
+    await _fill(session, 3)
+    await _fill(session, 1, lane=2)
     engine = create_engine(settings)
 
     async def columns() -> set[str]:
