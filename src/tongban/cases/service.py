@@ -282,7 +282,7 @@ def _pg_filed() -> tuple[Any, Any]:
         .returning(counter_t.c.value)
         .cte("counter")
     )
-    # f"{region6}-{day}-{serial:06d}", the serial as case_serial computes it
+    # case_number(region6, day, serial), the serial as case_serial computes it
     serial = (counter.c.value - 1) * audit.SUBMIT_LANES + cast(lane, Integer) + 1
     text_serial = cast(serial, Text)
     number = bindparam("b_prefix", type_=Text) + sql_case(
@@ -541,7 +541,12 @@ def _next_number(conn: Any, region_code: str, at: dt.datetime) -> str:
     value = conn.execute(
         _stmt(conn.dialect.name, "counter"), {"b_region6": region6, "b_day": day}
     ).scalar_one()
-    return f"{region6}-{day}-{case_serial(value, 0, conn.dialect.name):06d}"
+    return case_number(region6, day, case_serial(value, 0, conn.dialect.name))
+
+
+def case_number(region6: str, day: str, serial: int) -> str:
+    """``<region 6>-<yyyymmdd>-<serial, 6 digits at least>`` (``_pg_filed`` writes it in SQL)."""
+    return f"{region6}-{day}-{serial:06d}"
 
 
 async def next_number(session: AsyncSession, region_code: str, at: dt.datetime) -> str:
@@ -1039,7 +1044,7 @@ def write_sqlite(
     at = values["submitted_at"]
     region6, day = values["region_code"][:6], local(at).strftime("%Y%m%d")
     value = cur.execute(raw["counter"], (region6, day)).fetchone()[0]
-    values["number"] = number = f"{region6}-{day}-{value:06d}"
+    values["number"] = number = case_number(region6, day, case_serial(value, 0, "sqlite"))
     row = cur.execute(raw["case"].sql, raw["case"].params(values)).fetchone()
     if row is None:
         return None

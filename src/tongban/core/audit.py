@@ -7,10 +7,10 @@ the same tamper evidence with far less waiting. A region's writers use lane
 0, except PostgreSQL's case submission (``cases.service.next_lane``), the
 hottest write, which spreads over ``SUBMIT_LANES`` lanes: a head row stays
 locked until its transaction's commit is flushed, and the submissions of one
-region queued on one head (docs/benchmarks.md, "2026-11-21 (late night)"). Each entry's hash
-covers its chain (``chain_name``: the region code, ``/lane`` after it for a
-lane other than 0), sequence number, the previous entry's hash, actor,
-action, target, time and details;
+region queued on one head (docs/benchmarks.md, "2026-11-21 (late night)").
+Each entry's hash covers its chain (``chain_name``: the region code,
+``/lane`` after it for a lane other than 0), sequence number, the previous
+entry's hash, actor, action, target, time and details;
 ``verify()`` walks every chain and reports each edited, deleted or inserted
 entry by chain and sequence number. Database triggers (see the migration)
 refuse UPDATE and DELETE on ``audit_entry``, so tampering needs an owner's
@@ -70,7 +70,7 @@ class AuditEntry(Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    region_code: Mapped[str] = mapped_column(String(12))  # the chain: region and lane
+    region_code: Mapped[str] = mapped_column(String(12))  # the chain: its region, then its lane
     lane: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     seq: Mapped[int] = mapped_column(BigInteger)
     prev_hash: Mapped[str] = mapped_column(String(64))
