@@ -161,12 +161,13 @@ class Submit(Workload):
         keys = itertools.count()
         prefix = f"c{ctx.state['run']}"
         what = (
-            "one transaction, as the product: session ⋈ account, the probe (implementation, version, person, key), "
+            "as the product: session ⋈ account ⋈ person with the probe (implementation, version, key) in one "
+            "statement, then "
             + (
-                "counter, case, trail, inbox, 2 events, audit head claim, entry, head hash (9 statements)"
+                "one transaction: counter, case, trail, inbox, 2 events, audit head claim, entry, head hash (9 statements)"
                 if ctx.db == "sqlite"
-                else "counter and audit head of the lane locked, case, the head's hash, trail, inbox, "
-                "2 events, audit entry (one statement, no transaction block)"
+                else "one statement (no transaction block): counter and audit head of the lane locked, case, the head's hash, trail, inbox, "
+                "2 events, audit entry"
             )
         )
         if ctx.db == "sqlite":
@@ -178,8 +179,7 @@ class Submit(Workload):
             result = sqlite_loop(ctx, op, seconds, what=what)
         else:
             stmts = {
-                "session": pg_sql(SESSION),
-                "probe": pg_sql(PROBE),
+                "session_probe": pg_sql(SESSION_PROBE),
                 "submit": PG_SUBMIT,
             }
 
@@ -198,21 +198,27 @@ class Submit(Workload):
 
 # -- the ceiling: the statements of cases.service.submit, written out -----------------
 #
-# Keep in step with cases.service: submit (the probe), _file_sqlite,
-# _pg_submit_stmt (cases.submit_hot._file_pg) and core.audit.record_sqlite_cursor;
-# identity.service._SESSION_BY_HASH for the session. The published version's
+# Keep in step with cases.submit_hot (_SESSION_PROBE), cases.service: _file_sqlite,
+# _pg_submit_stmt (cases.submit_hot._file_pg) and core.audit.record_sqlite_cursor.
+# The published version's
 # document and the calendar come from the product's caches (no statement).
 
-SESSION = (
+# the session and the probe in one statement (cases.submit_hot._SESSION_PROBE:
+# identity.service.session_statement with the probe's columns); the probe's
+# columns from SESSION_WIDTH on
+SESSION_WIDTH = 21
+SESSION_PROBE = (
     "SELECT s.id, s.csrf_token, s.expires_at, s.revoked_at, s.last_seen_at, a.id, a.kind, a.display_name, "
-    "a.region_code, a.person_id, a.department_id, a.is_active, a.preferences "
-    "FROM web_session s JOIN account a ON a.id = s.account_id WHERE s.token_hash = ?"
-)
-PROBE = (
-    "SELECT i.id, i.status, i.published_version_id, i.region_code, i.department_id, i.name, v.id, v.content_hash, "
-    "(SELECT p.name FROM person p WHERE p.id = ?), "
-    '(SELECT c.id FROM "case" c WHERE c.submitted_by = ? AND c.idempotency_key = ?) '
-    "FROM implementation i LEFT JOIN implementation_version v ON v.id = i.published_version_id WHERE i.id = ?"
+    "a.region_code, a.person_id, a.department_id, a.is_active, a.preferences, "
+    "p.id, p.name, p.id_number, p.phone, p.region_code, p.real_name_level, p.is_demo, r.role, "
+    "i.id, i.status, i.published_version_id, i.region_code, i.department_id, i.name, v.id, v.content_hash, "
+    "p.name, "
+    '(SELECT c.id FROM "case" c WHERE c.submitted_by = a.id AND c.idempotency_key = ?) '
+    "FROM web_session s JOIN account a ON a.id = s.account_id LEFT JOIN person p ON p.id = a.person_id "
+    "LEFT JOIN account_role r ON r.account_id = a.id AND a.kind = 'staff' "
+    "LEFT JOIN implementation i ON i.id = ? "
+    "LEFT JOIN implementation_version v ON v.id = i.published_version_id "
+    "WHERE s.token_hash = ?"
 )
 CASE_COLS = (
     "implementation_id, implementation_version_id, department_id, item_name, applicant_person_id, "
@@ -392,9 +398,8 @@ def _op_sqlite(conn, token_hash: str, person: dict, form: dict, impl: dict, key:
     at = dt.datetime.now(dt.UTC)
     ts, due = sqlite_ts(at), sqlite_ts(at + dt.timedelta(days=7))
     q = conn.execute
-    sess = q(SESSION, (token_hash,)).fetchone()
-    account_id, actor_name = sess[5], sess[7]
-    i = q(PROBE, (person["person_id"], account_id, key, impl["id"])).fetchone()
+    sess = q(SESSION_PROBE, (key, impl["id"], token_hash)).fetchone()
+    account_id, actor_name, i = sess[5], sess[7], sess[SESSION_WIDTH:]
     region, day = i[3], _day(at)
     q("BEGIN IMMEDIATE")
     value = q(SQLITE["counter"], (region[:6], day)).fetchone()[0]
@@ -446,9 +451,8 @@ async def _op_pg(
     conn, stmts: dict[str, str], token_hash: str, person: dict, form: dict, impl: dict, key: str
 ) -> None:
     at = dt.datetime.now(dt.UTC)
-    sess = await conn.fetchrow(stmts["session"], token_hash)
-    account_id, actor_name = sess[5], sess[7]
-    i = await conn.fetchrow(stmts["probe"], person["person_id"], account_id, key, impl["id"])
+    sess = await conn.fetchrow(stmts["session_probe"], key, impl["id"], token_hash)
+    account_id, actor_name, i = sess[5], sess[7], sess[SESSION_WIDTH:]
     region, day = i[3], _day(at)
     values = _case_values(i, i[6], person, account_id, key, form, at, at + dt.timedelta(days=7))
     actor = f"account:{account_id}"

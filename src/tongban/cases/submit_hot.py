@@ -8,8 +8,9 @@ two ways:
   session cookie files a new case for themself (no enterprise, no
   materials). Its statements run on the driver connection of a pooled
   connection (``web.deps.raw_connection``), as ``GET /api/v1/me/records``
-  does: the session (``identity.service.resolve_session_raw``), the
-  submission probe (``service._submit_probe_stmt``, written out below), then
+  does: the session (``identity.service.resolve_session_with``) and the
+  submission probe (``service._submit_probe_stmt``, written out below) in
+  one statement, then
   one write transaction — on SQLite behind the database file's write lock
   (``sqlite_inline.write_transaction``) with the very writes of
   ``service.write_sqlite``, on a connection held for them
@@ -61,7 +62,7 @@ from tongban.core.errors import AppError
 from tongban.core.outbox import OutboxDelivery, handlers_for
 from tongban.core.sqlite_inline import write_transaction
 from tongban.identity.repository import RawStatement
-from tongban.identity.service import resolve_session_raw
+from tongban.identity.service import resolve_session_with, session_statement
 from tongban.web import deps
 from tongban.web.app import ORJSONResponse
 
@@ -84,15 +85,17 @@ async def general(request: Request) -> Response:
         return await api.submit(request, session, actor)
 
 
-# The probe of service.submit (``_submit_probe_stmt``): the implementation,
-# its published version, the applicant's name and a case already filed with the key.
-_PROBE = RawStatement("""
-    SELECT i.status, i.published_version_id, i.region_code, i.department_id, i.name, v.id, v.content_hash,
-           (SELECT p.name FROM person p WHERE p.id = $1),
-           (SELECT c.id FROM "case" c WHERE c.submitted_by = $2 AND c.idempotency_key = $3)
-    FROM implementation i LEFT JOIN implementation_version v ON v.id = i.published_version_id
-    WHERE i.id = $4
-""")
+# The session (``resolve_session_with``) and, in its round trip, the probe of
+# service.submit (``_submit_probe_stmt``): the implementation, its published
+# version and a case the account already filed with the key (the applicant's
+# name is the session's person row).
+_SESSION_PROBE = session_statement(
+    """i.status, i.published_version_id, i.region_code, i.department_id, i.name, v.id,
+       v.content_hash,
+       (SELECT c.id FROM "case" c WHERE c.submitted_by = a.id AND c.idempotency_key = $2)""",
+    """LEFT JOIN implementation i ON i.id = $3
+       LEFT JOIN implementation_version v ON v.id = i.published_version_id""",
+)
 _VERSION = RawStatement("SELECT fields, form FROM implementation_version WHERE id = $1")
 
 
@@ -120,22 +123,27 @@ async def _driver_path(request: Request) -> Response | None:
         return None
     settings = request.app.state.settings
     async with deps.raw_connection(request) as conn:
-        found = await resolve_session_raw(
-            conn, request.cookies[deps.SESSION_COOKIE], settings=settings
+        found = await resolve_session_with(
+            conn,
+            request.cookies[deps.SESSION_COOKIE],
+            _SESSION_PROBE,
+            key,
+            body.implementation_id,
+            settings=settings,
         )
         if found is None:
             return None
-        actor = found[0]
-        if actor.kind != "person" or actor.account_id is None or actor.person_id is None:
+        actor, person, probe = found
+        if (
+            actor.kind != "person"
+            or actor.account_id is None
+            or actor.person_id is None
+            or person is None
+        ):
             return None
         try:
             deps.check_csrf(request, actor.csrf_token)
         except AppError:
-            return None
-        rows = await conn.fetch(
-            _PROBE, actor.person_id, actor.account_id, key, body.implementation_id
-        )
-        if not rows:
             return None
         (
             status,
@@ -145,14 +153,12 @@ async def _driver_path(request: Request) -> Response | None:
             item_name,
             version_id,
             content_hash,
-            person_name,
             existing,
-        ) = rows[0]
+        ) = probe
         if (
             status != "published"
             or published is None
             or version_id is None
-            or person_name is None
             or existing is not None
         ):
             return None
@@ -183,7 +189,7 @@ async def _driver_path(request: Request) -> Response | None:
             item_name=item_name,
             person_id=actor.person_id,
             enterprise_id=None,
-            applicant_name=person_name,
+            applicant_name=person.name,
             channel=body.channel,
             key=key,
         )

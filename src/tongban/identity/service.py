@@ -512,18 +512,35 @@ async def resolve_session_on(
 # row per role, the rest repeated: one round trip, where a second statement
 # for the roles cost PostgreSQL a round trip per request), then the same rules
 # as ``resolve_session_on`` apply.
-_SESSION_RAW = RawStatement("""
-    SELECT s.id, s.csrf_token, s.expires_at, s.revoked_at, s.last_seen_at,
-           a.id, a.kind, a.display_name, a.region_code, a.person_id, a.department_id, a.is_active,
-           a.preferences,
-           p.id, p.name, p.id_number, p.phone, p.region_code, p.real_name_level, p.is_demo,
-           r.role
+_SESSION_COLUMNS = """
+    s.id, s.csrf_token, s.expires_at, s.revoked_at, s.last_seen_at,
+    a.id, a.kind, a.display_name, a.region_code, a.person_id, a.department_id, a.is_active,
+    a.preferences,
+    p.id, p.name, p.id_number, p.phone, p.region_code, p.real_name_level, p.is_demo,
+    r.role
+"""
+_SESSION_JOINS = """
     FROM web_session s
     JOIN account a ON a.id = s.account_id
     LEFT JOIN person p ON p.id = a.person_id
     LEFT JOIN account_role r ON r.account_id = a.id AND a.kind = 'staff'
-    WHERE s.token_hash = $1
-""")
+"""
+SESSION_WIDTH = 21  # the session's columns, before a caller's own (``session_statement``)
+
+
+def session_statement(columns: str = "", joins: str = "") -> RawStatement:
+    """The session statement, with a caller's ``columns`` after the session's
+    own (``SESSION_WIDTH`` of them) and its ``joins`` (which may name ``s``,
+    ``a`` and ``p``, and parameters from ``$2``): a hot route reads what it
+    needs of the actor's account in the session's round trip
+    (``resolve_session_with``)."""
+    extra = f", {columns}" if columns.strip() else ""
+    return RawStatement(
+        f"SELECT {_SESSION_COLUMNS}{extra} {_SESSION_JOINS} {joins} WHERE s.token_hash = $1"
+    )
+
+
+_SESSION_RAW = session_statement()
 _TOUCH_RAW = RawStatement("UPDATE web_session SET last_seen_at = $1, expires_at = $2 WHERE id = $3")
 
 
@@ -537,11 +554,26 @@ async def resolve_session_raw(
     person account, its person row; None when unknown, expired or revoked.
     Refreshes ``last_seen_at``/``expires_at`` at most every
     ``SESSION_TOUCH_SECONDS``, as ``resolve_session_on`` does."""
+    found = await resolve_session_with(conn, token, _SESSION_RAW, settings=settings)
+    return None if found is None else (found[0], found[1])
+
+
+async def resolve_session_with(
+    conn: RawConnection,
+    token: str,
+    stmt: RawStatement,
+    *args: Any,
+    settings: Settings | None = None,
+) -> tuple[Actor, PersonRow | None, tuple[Any, ...]] | None:
+    """``resolve_session_raw`` with a statement of ``session_statement`` (its
+    parameters from ``$2``: ``args``): also the caller's own columns, of the
+    first row (a staff account has one row per role)."""
     if not token or len(token) > 100:
         return None
-    rows = await conn.fetch(_SESSION_RAW, sha256(token))
+    rows = await conn.fetch(stmt, sha256(token), *args)
     if not rows:
         return None
+    first = tuple(rows[0])
     (
         sid,
         csrf,
@@ -558,14 +590,16 @@ async def resolve_session_raw(
         prefs,
         *person,
         _role,
-    ) = rows[0]
+    ) = first[:SESSION_WIDTH]
     t = now()
     if revoked_at is not None or conn.datetime(expires_at) <= t or not active:
         return None
     if (t - conn.datetime(last_seen)).total_seconds() > SESSION_TOUCH_SECONDS:
         settings = settings or get_settings()
         await conn.execute(_TOUCH_RAW, t, t + dt.timedelta(hours=settings.session_hours), sid)
-    roles = frozenset(r[-1] for r in rows if r[-1] is not None)  # a staff account's only
+    roles = frozenset(  # a staff account's only
+        r[SESSION_WIDTH - 1] for r in rows if r[SESSION_WIDTH - 1] is not None
+    )
     actor = Actor(
         kind=kind,
         account_id=acc_id,
@@ -583,7 +617,7 @@ async def resolve_session_raw(
         row = PersonRow(
             person[0], person[1], person[2], person[3], person[4], person[5], bool(person[6])
         )
-    return actor, row
+    return actor, row, first[SESSION_WIDTH:]
 
 
 async def actor_for_account(
