@@ -155,12 +155,7 @@ async def _driver_path(request: Request) -> Response | None:
             content_hash,
             existing,
         ) = probe
-        if (
-            status != "published"
-            or published is None
-            or version_id is None
-            or existing is not None
-        ):
+        if status != "published" or published is None or version_id is None or existing is not None:
             return None
         doc = service._VERSION_CACHE.get(content_hash)
         if doc is None:
