@@ -230,6 +230,10 @@ class LoadResult:
     errors: int = 0  # unexpected status or exception in the window
     total: int = 0  # every completed request, warm-up included
     latencies_ns: list[int] = field(default_factory=list)  # window only
+    # per sample of latencies_ns (same order): its end, ns after the window's
+    # start, and the index of its connection (``--timeline``)
+    ends_ns: list[int] = field(default_factory=list)
+    conn_index: list[int] = field(default_factory=list)
     error_samples: list[str] = field(default_factory=list)  # first few, for stderr
 
     @property
@@ -242,6 +246,30 @@ class LoadResult:
 
     def percentile_ms(self, q: float) -> float:
         return percentile_ms(self.latencies_ns, q)
+
+
+def timeline(result: LoadResult, step_s: float = 1.0) -> list[str]:
+    """``--timeline``: the window per ``step_s`` (requests, p50, p99 — a tail
+    made of one stall shows in one line) and the connections' mean latency
+    (several server processes sharing the connections unevenly show as two
+    groups)."""
+    lines = []
+    buckets: dict[int, list[int]] = {}
+    per_conn: dict[int, list[int]] = {}
+    step = int(step_s * 1e9)
+    for lat, end, conn in zip(result.latencies_ns, result.ends_ns, result.conn_index, strict=True):
+        buckets.setdefault(end // step, []).append(lat)
+        per_conn.setdefault(conn, []).append(lat)
+    for k in sorted(buckets):
+        got = buckets[k]
+        lines.append(
+            f"{k * step_s:5.1f} s  {len(got):6,}  p50 {percentile_ms(list(got), 50):7.2f}  "
+            f"p99 {percentile_ms(list(got), 99):7.2f} ms"
+        )
+    means = sorted((sum(v) / len(v) / 1e6, c) for c, v in per_conn.items() if v)
+    if means:
+        lines.append("connections' mean latency ms: " + " ".join(f"{m:.0f}" for m, _ in means))
+    return lines
 
 
 def percentile_ms(samples_ns: list[int], q: float) -> float:
@@ -270,13 +298,13 @@ async def drive(
     start = time.perf_counter_ns()
     window_start = start + int(warmup * 1e9)
     deadline = window_start + int(seconds * 1e9)
-    lat = result.latencies_ns
+    lat, ends, owners = result.latencies_ns, result.ends_ns, result.conn_index
 
     def record_error(msg: str) -> None:
         if len(result.error_samples) < 5:
             result.error_samples.append(msg)
 
-    async def one(conn: HTTPConnection, reqs: Sequence[Request]) -> None:
+    async def one(conn: HTTPConnection, reqs: Sequence[Request], index: int) -> None:
         n = len(reqs)
         i = 0
         clock = time.perf_counter_ns
@@ -296,6 +324,8 @@ async def drive(
             result.total += 1
             if window_start <= t1 <= deadline:
                 lat.append(t1 - t0)
+                ends.append(t1 - window_start)
+                owners.append(index)
                 if err is None:
                     result.ok += 1
                 else:
@@ -310,7 +340,10 @@ async def drive(
             on_window_start()
 
     marker = asyncio.create_task(mark_window())
-    tasks = [asyncio.create_task(one(c, r)) for c, r in zip(conns, requests, strict=True)]
+    tasks = [
+        asyncio.create_task(one(c, r, i))
+        for i, (c, r) in enumerate(zip(conns, requests, strict=True))
+    ]
     budget = warmup + seconds + grace
     try:
         done, pending = await asyncio.wait(tasks, timeout=budget)

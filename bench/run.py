@@ -34,7 +34,7 @@ import psutil  # noqa: E402
 import uvloop  # noqa: E402
 
 from bench import pg  # noqa: E402
-from bench.client import HTTPConnection, LoadResult, drive, gather_limited  # noqa: E402
+from bench.client import HTTPConnection, LoadResult, drive, gather_limited, timeline  # noqa: E402
 from bench.server import DEFAULT_APP, Sampler, Server  # noqa: E402
 from bench.workloads import Ceiling, Context, Workload, available, load  # noqa: E402
 
@@ -69,6 +69,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="extra server setting (repeatable), e.g. --set TONGBAN_SQLITE_SYNCHRONOUS=FULL",
     )
     p.add_argument("--no-ceiling", action="store_true", help="skip the raw-driver ceiling")
+    p.add_argument(
+        "--timeline",
+        action="store_true",
+        help="also print the window second by second (requests, p50, p99) and each "
+        "connection's mean latency (stderr)",
+    )
     p.add_argument(
         "--wait-quiet",
         type=float,
@@ -235,6 +241,9 @@ def report(
     args: argparse.Namespace, m: dict[str, Any], ceiling: Ceiling | None, ceiling_error: str | None
 ) -> dict[str, Any]:
     r: LoadResult = m["result"]
+    if getattr(args, "timeline", False):
+        for line in timeline(r):
+            log(line)
     p50, p95, p99 = (r.percentile_ms(q) for q in (50, 95, 99))
     wl = load(args.workload)
     rps = r.rps * wl.items_per_request  # a bulk workload reports its units (e.g. licences/s)

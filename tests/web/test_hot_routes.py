@@ -326,3 +326,54 @@ async def test_raw_connection_values_match_sqlalchemy(world: World, session, set
         assert actor == await service.resolve_session(session, signed.token, settings=settings)
     finally:
         await engine.dispose()
+
+
+async def test_session_statement_reads_the_callers_columns(world: World, session, settings) -> None:
+    """``resolve_session_with``: a caller's columns, joins and parameters after
+    the session's (the submission's probe uses them), a staff account's every
+    role, and nothing for an unknown token."""
+    d = await b.department(session, region=b.LIXIA, name="两角色部门")
+    await b.staff(
+        session, roles=["clerk", "approver"], region=b.LIXIA, dept=d, username="two_roles"
+    )
+    await session.commit()
+    stmt = service.session_statement(
+        "a.username, x.username, CAST($2 AS TEXT)",
+        "LEFT JOIN account x ON x.username = $3",
+    )
+    engine = create_async_engine(async_url(settings.effective_database_url))
+    request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(engine=engine)))
+    try:
+        tokens = {}
+        for username in ("alice", "two_roles"):
+            acc = (
+                await session.execute(select(Account).where(Account.username == username))
+            ).scalar_one()
+            signed = await service._start_session(
+                session, acc, method="password", ip="", user_agent="", settings=settings
+            )
+            tokens[username] = signed.token
+        await session.commit()
+        async with deps.raw_connection(request) as conn:  # type: ignore[arg-type]
+            alice = await service.resolve_session_with(
+                conn, tokens["alice"], stmt, "键", "bob", settings=settings
+            )
+            staff = await service.resolve_session_with(
+                conn, tokens["two_roles"], stmt, "k", "nobody", settings=settings
+            )
+            unknown = await service.resolve_session_with(
+                conn, "no-such-token", stmt, "k", "bob", settings=settings
+            )
+        assert alice is not None and staff is not None and unknown is None
+        actor, person, extra = alice
+        assert tuple(extra) == ("alice", "bob", "键")
+        assert person is not None and person.id == actor.person_id
+        assert actor == await service.resolve_session(session, tokens["alice"], settings=settings)
+        actor, person, extra = staff
+        assert tuple(extra) == ("two_roles", None, "k") and person is None
+        assert actor.roles == frozenset({"clerk", "approver"})
+        assert actor == await service.resolve_session(
+            session, tokens["two_roles"], settings=settings
+        )
+    finally:
+        await engine.dispose()
