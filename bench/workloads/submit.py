@@ -161,8 +161,8 @@ class Submit(Workload):
         keys = itertools.count()
         prefix = f"c{ctx.state['run']}"
         what = (
-            "as the product: session ⋈ account ⋈ person with the probe (implementation, version, key) in one "
-            "statement, then "
+            "as the product: session ⋈ account ⋈ person and the probe (implementation, version, key) "
+            + ("(2 statements), then " if ctx.db == "sqlite" else "in one statement, then ")
             + (
                 "one transaction: counter, case, trail, inbox, 2 events, audit head claim, entry, head hash (9 statements)"
                 if ctx.db == "sqlite"
@@ -203,23 +203,32 @@ class Submit(Workload):
 # The published version's
 # document and the calendar come from the product's caches (no statement).
 
-# the session and the probe in one statement (cases.submit_hot._SESSION_PROBE:
-# identity.service.session_statement with the probe's columns); the probe's
-# columns from SESSION_WIDTH on
+# the session and the probe (cases.submit_hot: on PostgreSQL _SESSION_PROBE, one
+# statement — identity.service.session_statement with the probe's columns,
+# those from SESSION_WIDTH on —; on SQLite _SESSION_RAW, then _PROBE)
 SESSION_WIDTH = 21
-SESSION_PROBE = (
-    "SELECT s.id, s.csrf_token, s.expires_at, s.revoked_at, s.last_seen_at, a.id, a.kind, a.display_name, "
+_SESSION_COLS = (
+    "s.id, s.csrf_token, s.expires_at, s.revoked_at, s.last_seen_at, a.id, a.kind, a.display_name, "
     "a.region_code, a.person_id, a.department_id, a.is_active, a.preferences, "
-    "p.id, p.name, p.id_number, p.phone, p.region_code, p.real_name_level, p.is_demo, r.role, "
-    "i.id, i.status, i.published_version_id, i.region_code, i.department_id, i.name, v.id, v.content_hash, "
-    "p.name, "
-    '(SELECT c.id FROM "case" c WHERE c.submitted_by = a.id AND c.idempotency_key = ?) '
+    "p.id, p.name, p.id_number, p.phone, p.region_code, p.real_name_level, p.is_demo, r.role"
+)
+_SESSION_FROM = (
     "FROM web_session s JOIN account a ON a.id = s.account_id LEFT JOIN person p ON p.id = a.person_id "
     "LEFT JOIN account_role r ON r.account_id = a.id AND a.kind = 'staff' "
+)
+_PROBE_COLS = (
+    "i.id, i.status, i.published_version_id, i.region_code, i.department_id, i.name, v.id, v.content_hash, "
+    '(SELECT c.id FROM "case" c WHERE c.submitted_by = a.id AND c.idempotency_key = ?)'
+)
+_PROBE_JOINS = (
     "LEFT JOIN implementation i ON i.id = ? "
     "LEFT JOIN implementation_version v ON v.id = i.published_version_id "
-    "WHERE s.token_hash = ?"
 )
+SESSION_PROBE = (
+    f"SELECT {_SESSION_COLS}, {_PROBE_COLS} {_SESSION_FROM}{_PROBE_JOINS}WHERE s.token_hash = ?"
+)
+SESSION = f"SELECT {_SESSION_COLS} {_SESSION_FROM}WHERE s.token_hash = ?"
+PROBE = f"SELECT {_PROBE_COLS} FROM account a {_PROBE_JOINS}WHERE a.id = ?"  # noqa: S608 - constants
 CASE_COLS = (
     "implementation_id, implementation_version_id, department_id, item_name, applicant_person_id, "
     "applicant_enterprise_id, applicant_name, submitted_by, channel, idempotency_key, state, step_index, current_step, "
@@ -398,8 +407,9 @@ def _op_sqlite(conn, token_hash: str, person: dict, form: dict, impl: dict, key:
     at = dt.datetime.now(dt.UTC)
     ts, due = sqlite_ts(at), sqlite_ts(at + dt.timedelta(days=7))
     q = conn.execute
-    sess = q(SESSION_PROBE, (key, impl["id"], token_hash)).fetchone()
-    account_id, actor_name, i = sess[5], sess[7], sess[SESSION_WIDTH:]
+    sess = q(SESSION, (token_hash,)).fetchall()[0]
+    account_id, actor_name = sess[5], sess[7]
+    i = q(PROBE, (key, impl["id"], account_id)).fetchone()
     region, day = i[3], _day(at)
     q("BEGIN IMMEDIATE")
     value = q(SQLITE["counter"], (region[:6], day)).fetchone()[0]
