@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from tongban.search import faq_rank, faq_rank_weights
@@ -117,3 +119,75 @@ def test_fold_of_a_topic_is_stable() -> None:
         faq_rank.fold_of(t, 5) for t in ("tax", "med", "solo", "be390c89cda535e08c72fc587101df9f")
     ]
     assert got == [1, 3, 1, 1]  # md5 of the docid, mod 5
+
+
+# Three topics about toll roads word them differently: 免费 is asked where
+# another row says 收费公路; two other topics say neither.
+ROAD_ROWS = [
+    FaqRow("r1", "road", "收费公路何时恢复收费？", "5月6日零时起恢复收费"),
+    FaqRow("r2", "road", "疫情期间免费通行的车辆有哪些？", "所有依法通行收费公路的车辆"),
+    FaqRow("r3", "toll", "高速公路免费政策持续到什么时候？", "疫情防控结束"),
+    FaqRow("r4", "toll", "收费公路免收通行费如何执行？", "各收费站不停车放行"),
+    FaqRow("r5", "bridge", "过桥免费吗？", "免费"),
+    FaqRow("r6", "bridge", "收费公路上的桥梁收费吗？", "同样免收"),
+    FaqRow("r7", "mask", "口罩价格上涨怎么举报？", "拨打12315"),
+    FaqRow("r8", "mask", "药店口罩限购吗？", "每人限购5只"),
+    FaqRow("r9", "school", "中小学何时开学？", "另行通知"),
+    FaqRow("r10", "school", "学生如何在家学习？", "线上课程"),
+]
+
+
+def _assoc(m: FaqMatcher, word: str, ex: set[int]) -> dict[str, tuple[float, float]]:
+    aq = m.associations.of({word}, m.topic_of, ex)
+    return {v: (p_of[v], pmi_of[v]) for _, _, p_of, pmi_of, _, _ in aq.per_word for v in p_of}
+
+
+def test_associations_link_a_word_to_another_rows_wording() -> None:
+    m = FaqMatcher(ROAD_ROWS)
+    got = _assoc(m, "免费", set())
+    # 免费 is asked in three topics; each has 收费公路 in another row; five
+    # topics of two rows, three of which say 收费公路: PMI log(1 / (3/5)).
+    assert got["收费公路"] == pytest.approx((1.0, math.log(5 / 3)))
+    assert "口罩" not in got
+    # A topic that lacks the word asked but says its associate scores on the
+    # association features; one that says the word itself, or neither, does not.
+    aq = m.associations.of({"免费"}, m.topic_of, set())
+    p, pmi, strong, strong_n, per_word, log_sum = aq.features({"收费公路", "恢复"}, 1)
+    # Shares of the question's idf (one word here: aq.total is its idf).
+    assert (p, pmi) == pytest.approx((1.0, math.log(5 / 3)))
+    assert per_word == pytest.approx(aq.total * math.log(5 / 3))
+    assert strong == strong_n == 0.0  # PMI 0.51: not a strong association
+    assert log_sum == pytest.approx(math.log1p(aq.total * math.log(5 / 3)))
+    assert aq.features({"免费", "收费公路"}, 1) == [0.0] * 6
+    assert aq.features({"口罩"}, 1) == [0.0] * 6
+    # The second stage sees them.
+    q = m.topic_scores("过路免费吗", set())
+    assert q is not None
+    feats = faq_rank.features(m, q, sorted(q.fused.items(), key=lambda kv: -kv[1]), set())
+    assert len(feats[0][1]) == len(faq_rank.FEATURES)
+
+
+@pytest.mark.parametrize("left_out", [["r2"], ["r5", "r6"], ["r7"], ["r1", "r3"]])
+def test_associations_leave_rows_out_exactly(left_out: list[str]) -> None:
+    full = FaqMatcher(ROAD_ROWS)
+    without = FaqMatcher([r for r in ROAD_ROWS if r.key not in left_out])
+    ex = {full.row_index[k] for k in left_out}
+    for word in ("免费", "收费公路", "收费", "口罩", "开学"):
+        got, want = _assoc(full, word, ex), _assoc(without, word, set())
+        assert sorted(got) == sorted(want)
+        for v, pair in want.items():
+            assert got[v] == pytest.approx(pair)
+        a = full.associations.of({word}, full.topic_of, ex)
+        b = without.associations.of({word}, without.topic_of, set())
+        assert a.total == pytest.approx(b.total)
+        assert [(u, s) for u, _, _, _, s, _ in a.per_word] == [
+            (u, s) for u, _, _, _, s, _ in b.per_word
+        ]
+        assert [w for *_, w in a.per_word] == pytest.approx([w for *_, w in b.per_word])
+    for q in ("过路免费吗", "收费公路什么时候收费", "口罩涨价"):
+        qa = full.topic_scores(q, ex)
+        qb = without.topic_scores(q, set())
+        assert qa is not None and qb is not None
+        fa = faq_rank.features(full, qa, sorted(qa.fused.items(), key=lambda kv: -kv[1]), ex)
+        fb = faq_rank.features(without, qb, sorted(qb.fused.items(), key=lambda kv: -kv[1]), set())
+        assert [f for _, f in fa] == [pytest.approx(f) for _, f in fb]

@@ -31,18 +31,21 @@ and a topic about another place is scaled by 0.5 (0.6 when it names none).
 Measured on the shared 2020 policy KB by leave-one-out (``bench/eval_faq.py``).
 
 A second stage (``faq_rank.py``) reorders the 50 best topics of this fused
-score: a learned function of 22 features per (question, topic) — each view's
+score: a learned function of 28 features per (question, topic) — each view's
 scaled and raw score, the first-stage rank, place match/mismatch, the share
 of the question's (idf × topicality weighted) bigrams and words found in the
 topic's questions and in its answers, the longest common substring with a
-question and with an answer — and their pairwise products. Its weights are
+question and with an answer, six word-association features (the question's
+words the topic lacks, answered by words that go with them in the knowledge
+base: ``faq_rank.Associations``) — and their pairwise products. Its weights are
 stored (``faq_rank_weights.py``), trained on the shared KB by
 ``bench/eval_faq.py --train``; the evaluation is cross-fitted by docid folds.
 No feature sees a topic's size. The score shown stays the first stage's.
 
 ``exclude``: score as if those rows were not in the knowledge base at all
 (their words leave the topic's counts, lengths and the document
-frequencies, the topicality counts and the second stage's features). The evaluation uses it for leave-one-out; it is the same code
+frequencies, the topicality and association counts and the second stage's
+features). The evaluation uses it for leave-one-out; it is the same code
 every question goes through.
 """
 
@@ -386,6 +389,7 @@ class FaqMatcher:
             q_words,
             a_words,
         )
+        self.associations = faq_rank.Associations(self.rank_text, self.topic_rows)
         self.reranker: faq_rank.Reranker | None = faq_rank.shipped() if rerank else None
 
     def __len__(self) -> int:
