@@ -10,15 +10,18 @@ writes one kind of code.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
 import weakref
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, event, select
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import registry
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -28,7 +31,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_only
 
 from tongban.core.settings import Settings, get_settings
 
@@ -316,8 +321,96 @@ def create_engine(
     # fills its catalogue caches and prepares and plans each statement again
     # (~18 ms of server CPU for the worklist's 15 statements), ~10 times a
     # second at 32 clients over two processes (bench/run.py worklist).
-    kwargs.update(pool_size=pg_pool_size(settings), max_overflow=0, pool_pre_ping=False)
+    kwargs.update(
+        pool_size=pg_pool_size(settings),
+        max_overflow=0,
+        pool_pre_ping=False,
+        poolclass=FairQueuePool,
+    )
     return create_async_engine(aurl, **kwargs)
+
+
+class _Turns:
+    """Checkout turns in arrival order: ``capacity`` holders at a time, the
+    rest wait in a FIFO queue and a returned turn passes straight to the
+    first of them (nobody arriving meanwhile can take it)."""
+
+    __slots__ = ("free", "loop", "waiters")
+
+    def __init__(self, capacity: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.free = capacity
+        self.loop = loop
+        self.waiters: deque[asyncio.Future[None]] = deque()
+
+    def take(self) -> asyncio.Future[None] | None:
+        """None: a turn taken at once; else the future that brings one."""
+        if self.free > 0 and not self.waiters:
+            self.free -= 1
+            return None
+        fut = self.loop.create_future()
+        self.waiters.append(fut)
+        return fut
+
+    def give(self) -> None:
+        while self.waiters:
+            fut = self.waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)  # the turn passes on: ``free`` unchanged
+                return
+        self.free += 1
+
+
+class FairQueuePool(AsyncAdaptedQueuePool):
+    """The asyncio queue pool, with waiting checkouts served in arrival order.
+
+    SQLAlchemy's asyncio queue lets a checkout that arrives while a returned
+    connection is on its way to the longest waiter take it first (the waiter
+    finds the queue empty and queues again, at the back). At 32 clients on
+    20 connections that unfairness set the tail: bench/run.py submit on
+    PostgreSQL, p99 105–132 ms with the default pool (docs/benchmarks.md).
+    Here a checkout first takes a turn (``_Turns``: at most the pool's size
+    at a time, FIFO), then the pool's own checkout, which then never waits.
+    The same ``pool_timeout`` applies to the wait for a turn."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._turns: _Turns | None = None
+
+    def _turn_keeper(self) -> _Turns:
+        loop = asyncio.get_running_loop()
+        turns = self._turns
+        if turns is None or turns.loop is not loop:  # a new event loop: fresh turns
+            turns = self._turns = _Turns(self.size() + max(self._max_overflow, 0), loop)
+        return turns
+
+    def _do_get(self) -> Any:
+        turns = self._turn_keeper()
+        fut = turns.take()
+        if fut is not None:
+            try:
+                await_only(asyncio.wait_for(fut, self._timeout))
+            except BaseException as exc_:
+                if fut.done() and not fut.cancelled():
+                    turns.give()  # handed over as the wait ended: pass it on
+                else:
+                    fut.cancel()
+                if isinstance(exc_, asyncio.TimeoutError):
+                    raise sa_exc.TimeoutError(
+                        f"QueuePool limit of size {self.size()} overflow {self._max_overflow} "
+                        f"reached, connection timed out, timeout {self._timeout:0.2f}"
+                    ) from exc_
+                raise
+        try:
+            return super()._do_get()
+        except BaseException:
+            turns.give()
+            raise
+
+    def _do_return_conn(self, record: Any) -> None:
+        super()._do_return_conn(record)
+        turns = self._turns
+        if turns is not None:
+            turns.give()
 
 
 PG_POOL_OVERFLOW = 10  # connections a process may open past database_pool_size
