@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -85,18 +85,22 @@ def serve(
     wildcard = host in ("0.0.0.0", "::")  # noqa: S104 - compared, not bound
     shown = settings.base_url or f"http://{'127.0.0.1' if wildcard else host}:{port}"
     console.print(f"[bold green]通办平台已启动：{shown}[/]  (Ctrl-C 停止)")
-    uvicorn.run(
-        "tongban.web.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers or settings.web_workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_config=None,
-        proxy_headers=True,
-    )
+    options: dict[str, Any] = {
+        "app": "tongban.web.app:create_app",
+        "factory": True,
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": False,
+        "log_config": None,
+        "proxy_headers": True,
+    }
+    workers = workers or settings.web_workers
+    if workers > 1:  # the parent accepts; each connection to the least busy process
+        from tongban.web import balancer
+
+        balancer.run(host, port, workers, options)
+    else:
+        uvicorn.run(host=host, port=port, **options)
 
 
 @app.command()

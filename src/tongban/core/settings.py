@@ -66,7 +66,14 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `tongban serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `tongban serve` listens on.")
     web_workers: int = Field(
-        1, ge=1, le=64, description="Server processes started by `tongban serve`."
+        1,
+        ge=1,
+        le=64,
+        description=(
+            "Server processes started by `tongban serve`; with more than one, the parent"
+            " accepts and hands each connection to the process with the fewest open"
+            " (`web.balancer`)."
+        ),
     )
     base_url: str = Field(
         "",

@@ -1,0 +1,144 @@
+"""``tongban serve`` with two workers (``web.balancer``): each connection goes
+to the worker with the fewest open connections; a worker that dies is
+replaced; SIGTERM stops them all. The real command, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tongban.core.settings import Settings
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(conn: http.client.HTTPConnection) -> int:
+    conn.request("GET", "/healthz")
+    resp = conn.getresponse()
+    resp.read()
+    return resp.status
+
+
+def _until(cond, timeout: float = 60.0, what: str = "") -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not reached in {timeout:.0f} s: {what}")
+
+
+@pytest.fixture
+def served(settings: Settings, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "TONGBAN_DATABASE_URL": settings.effective_database_url,
+        "TONGBAN_DATA_DIR": str(tmp_path),
+        "TONGBAN_EMBEDDED_WORKER": "false",
+        "TONGBAN_SECRET_KEY": settings.secret_key,
+        "TONGBAN_LOG_LEVEL": "WARNING",
+        "TONGBAN_WEB_WORKERS": "2",
+    }
+    cmd = [sys.executable, "-c", "from tongban.cli import app; app()"]
+    proc = subprocess.Popen(  # noqa: S603 - this interpreter, our own command
+        [*cmd, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield proc, port
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _workers(proc: subprocess.Popen[bytes]) -> list[psutil.Process]:
+    return [
+        c
+        for c in psutil.Process(proc.pid).children()
+        if c.status() != psutil.STATUS_ZOMBIE and "tongban.web.balancer" in " ".join(c.cmdline())
+    ]
+
+
+def _server_of(conn: http.client.HTTPConnection, workers: list[psutil.Process]) -> int | None:
+    """The pid of the worker holding this client connection's other end."""
+    local = conn.sock.getsockname()[1]
+    for w in workers:
+        for c in w.net_connections(kind="tcp"):
+            if c.raddr and c.raddr.port == local and c.status == psutil.CONN_ESTABLISHED:
+                return w.pid
+    return None
+
+
+def test_connections_go_to_the_least_busy_worker(
+    served: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    proc, port = served
+
+    def up() -> bool:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            ok = _get(c) == 200
+            c.close()
+            return ok
+        except OSError:
+            return False
+
+    _until(up, what="GET /healthz")
+    _until(lambda: len(_workers(proc)) == 2, what="two workers")
+    workers = _workers(proc)
+
+    conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(6)]
+    for c in conns:  # one after another, each kept alive
+        assert _get(c) == 200
+    owner = {id(c): _server_of(c, workers) for c in conns}
+    assert Counter(owner.values()) == {workers[0].pid: 3, workers[1].pid: 3}
+
+    # two of one worker's connections close: the next two go to that worker
+    a = workers[0].pid
+    for c in [c for c in conns if owner[id(c)] == a][:2]:
+        c.close()
+        conns.remove(c)
+    time.sleep(0.5)  # the worker reports its closed connections
+    fresh = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(2)]
+    for c in fresh:
+        assert _get(c) == 200
+    assert [_server_of(c, workers) for c in fresh] == [a, a]
+    for c in conns + fresh:
+        assert _get(c) == 200  # every connection still served on its worker
+        c.close()
+
+    # a worker that dies is replaced, and serves
+    workers[1].kill()
+    workers[1].wait(10)
+    _until(
+        lambda: len(_workers(proc)) == 2 and workers[1].pid not in {w.pid for w in _workers(proc)},
+        what="a new worker",
+    )
+    _until(up, what="served after the restart")
+
+    # SIGTERM to the parent alone stops every worker
+    everyone = _workers(proc)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=40) == 0
+    for w in everyone:
+        _until(lambda w=w: not w.is_running() or w.status() == psutil.STATUS_ZOMBIE, 10)
