@@ -140,3 +140,5 @@ def test_postgresql_engines_use_the_fair_pool(settings: Settings) -> None:
     engine = create_engine(settings.model_copy(update={"database_url": "postgresql://u@h/db"}))
     assert isinstance(engine.sync_engine.pool, FairQueuePool)
     assert engine.sync_engine.pool.size() == settings.database_pool_size + 10
+    # its log lines stay SQLAlchemy's (WARNING and up), not INFO under tongban.*
+    assert engine.sync_engine.pool.logger.name == "sqlalchemy.pool.impl.AsyncAdaptedQueuePool"

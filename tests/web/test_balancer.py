@@ -142,3 +142,22 @@ def test_connections_go_to_the_least_busy_worker(
     assert proc.wait(timeout=40) == 0
     for w in everyone:
         _until(lambda w=w: not w.is_running() or w.status() == psutil.STATUS_ZOMBIE, 10)
+
+
+def test_a_worker_that_cannot_start_stops_the_platform() -> None:
+    """Three deaths at start in a row (here: an app that does not import) end
+    the parent with exit code 1 and a message, not a restart loop."""
+    code = (
+        "from tongban.web import balancer; "
+        f"balancer.run('127.0.0.1', {_free_port()}, 2, "
+        "{'app': 'tongban.no_such_module:create_app', 'factory': True, 'log_config': None})"
+    )
+    proc = subprocess.run(  # noqa: S603 - this interpreter, our own module
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "工作进程启动后立即退出" in proc.stderr

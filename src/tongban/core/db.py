@@ -372,6 +372,9 @@ class FairQueuePool(AsyncAdaptedQueuePool):
     at a time, FIFO), then the pool's own checkout, which then never waits.
     The same ``pool_timeout`` applies to the wait for a turn."""
 
+    # log as SQLAlchemy's own pool (its logger, its level), not under tongban.*
+    _sqla_logger_namespace = "sqlalchemy.pool.impl.AsyncAdaptedQueuePool"
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._turns: _Turns | None = None

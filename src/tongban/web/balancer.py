@@ -21,7 +21,8 @@ closed. The parent never reads or writes a request.
 Stopping: SIGTERM or SIGINT to the parent closes the listening socket and
 sends each worker SIGTERM; each finishes its requests as uvicorn does (a
 service manager that signals the whole group: the same). A worker that
-dies is started again.
+dies is started again; one that dies at start three times in a row (the
+database unreachable, a bad setting) stops the platform with exit code 1.
 """
 
 from __future__ import annotations
@@ -40,19 +41,23 @@ from typing import Any
 
 _CLOSED = struct.Struct("!Q")  # a worker's report: connections it has closed in all
 _STOP_GRACE_SECONDS = 30.0
+_SEND_TIMEOUT_SECONDS = 5.0
+_EARLY_DEATH_SECONDS = 10.0
+_EARLY_DEATHS_MAX = 3
 
 
 # --- the parent ------------------------------------------------------------------------
 
 
 class _Worker:
-    __slots__ = ("channel", "closed", "proc", "sent")
+    __slots__ = ("channel", "closed", "proc", "sent", "started")
 
     def __init__(self, proc: subprocess.Popen[bytes], channel: socket.socket) -> None:
         self.proc = proc
         self.channel = channel
         self.sent = 0
         self.closed = 0
+        self.started = time.monotonic()
 
     @property
     def open(self) -> int:
@@ -60,7 +65,8 @@ class _Worker:
 
 
 def _start_worker(server_options: dict[str, Any]) -> _Worker:
-    parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    # packets: each descriptor and each report a message of its own
+    parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         proc = subprocess.Popen(  # noqa: S603 - this interpreter, our own module
             [
@@ -75,6 +81,11 @@ def _start_worker(server_options: dict[str, Any]) -> _Worker:
     finally:
         child_end.close()
     parent_end.setblocking(True)
+    # a send to a worker that stopped reading fails after this (the kernel's
+    # timeout: Python's own would also make every MSG_DONTWAIT read wait)
+    parent_end.setsockopt(
+        socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", int(_SEND_TIMEOUT_SECONDS), 0)
+    )
     return _Worker(proc, parent_end)
 
 
@@ -91,13 +102,15 @@ def run(host: str, port: int, workers: int, server_options: dict[str, Any]) -> N
     for w in pool:
         selector.register(w.channel, selectors.EVENT_READ, w)
     stopping: list[int] = []
+    early_deaths = 0  # in a row: workers that died within _EARLY_DEATH_SECONDS of starting
 
     def stop(signum: int, _frame: Any) -> None:
         stopping.append(signum)
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    failed = False
     try:
-        while not stopping:
+        while not stopping and not failed:
             for key, _ in selector.select(timeout=1.0):
                 if key.data is None:
                     _deal(listener, pool)
@@ -110,6 +123,17 @@ def run(host: str, port: int, workers: int, server_options: dict[str, Any]) -> N
                             worker.proc.wait(timeout=5)
                         if stopping:
                             continue
+                        early = time.monotonic() - worker.started < _EARLY_DEATH_SECONDS
+                        early_deaths = early_deaths + 1 if early else 0
+                        if early_deaths >= _EARLY_DEATHS_MAX:  # it cannot start: say so, stop
+                            print(
+                                f"工作进程启动后立即退出（连续 {early_deaths} 次，退出码"
+                                f" {worker.proc.returncode}），平台停止 / a worker process keeps"
+                                " exiting at start; stopping",
+                                file=sys.stderr,
+                            )
+                            failed = True
+                            break
                         fresh = _start_worker(server_options)
                         pool[pool.index(worker)] = fresh
                         selector.register(fresh.channel, selectors.EVENT_READ, fresh)
@@ -119,6 +143,8 @@ def run(host: str, port: int, workers: int, server_options: dict[str, Any]) -> N
         for s, handler in previous.items():
             signal.signal(s, handler)
         _stop(pool)
+    if failed:
+        raise SystemExit(1)
 
 
 def _deal(listener: socket.socket, pool: list[_Worker]) -> None:
@@ -128,7 +154,8 @@ def _deal(listener: socket.socket, pool: list[_Worker]) -> None:
             conn, _addr = listener.accept()
         except (BlockingIOError, InterruptedError):
             return
-        except OSError:  # e.g. too many open files: try again on the next wake-up
+        except OSError:  # e.g. too many open files: a moment, then the next wake-up
+            time.sleep(0.05)
             return
         try:
             live = [w for w in pool if w.proc.poll() is None] or pool
@@ -144,19 +171,17 @@ def _deal(listener: socket.socket, pool: list[_Worker]) -> None:
 
 def _read_reports(worker: _Worker) -> bool:
     """Take the worker's latest count of closed connections; False when it is gone."""
-    try:
-        data = worker.channel.recv(_CLOSED.size * 64, socket.MSG_DONTWAIT)
-    except (BlockingIOError, InterruptedError):
-        return True
-    except OSError:
-        return False
-    if not data:
-        return False
-    whole = len(data) - len(data) % _CLOSED.size
-    if whole:
-        worker.closed = _CLOSED.unpack_from(data, whole - _CLOSED.size)[0]
-    # a report split across reads is dropped: the next one carries the total
-    return True
+    while True:
+        try:
+            data = worker.channel.recv(64, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return True
+        except OSError:
+            return False
+        if not data:
+            return False
+        if len(data) == _CLOSED.size:
+            worker.closed = _CLOSED.unpack(data)[0]
 
 
 def _stop(pool: list[_Worker]) -> None:
