@@ -186,9 +186,10 @@ def test_window_intake_on_behalf_of_a_person(
     page.fill("#q", "卫生")
     page.click("button:has-text('搜索')")
     page.locator("#impl-results a", has_text=w.names["impl"]).wait_for()
-    assert (
-        w.names["impl2"] not in page.locator("#impl-results").inner_text()
-    )  # htmx narrowed the list in place
+    # htmx narrows the list in place (wait for the swap: before it the list
+    # may still hold both)
+    page.locator("#impl-results a", has_text=w.names["impl2"]).wait_for(state="detached")
+    assert w.names["impl2"] not in page.locator("#impl-results").inner_text()
     page.click(f"#impl-results a >> text={w.names['impl']}")
     page.wait_for_url(f"**/workbench/intake/{w.ids['impl']}?person={w.ids['walkin']}")
     assert page.locator("#fld-applicant_id_number").input_value() == w.numbers["walkin"]

@@ -126,8 +126,10 @@ async def test_the_log_restarts_under_steady_writes(tmp_path: Path) -> None:
     checkpointer.stop()
     assert checkpointer.catch_ups >= 2 and checkpointer.restarts >= 2, vars(checkpointer)
     assert 0 < checkpointer.longest_hold < 1.0
-    # bounded: the threshold, plus what one pass interval appends
-    assert biggest < 4120 * 300 * 3, biggest
+    # bounded: the threshold, plus what the writers append while a pass runs
+    # (a slow or busy host: up to ~930 frames seen); never restarted, the 300
+    # commits would leave ~1,500 frames
+    assert biggest < 4120 * 300 * 4, biggest
     assert ticks > elapsed / 0.002 / 4, (ticks, elapsed)
     con = sqlite3.connect(path)
     try:
