@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,13 +17,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.web.conftest import _free_port
 from tongban.core.settings import Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get(conn: http.client.HTTPConnection) -> int:
