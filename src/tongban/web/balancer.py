@@ -39,6 +39,8 @@ import sys
 import time
 from typing import Any
 
+import uvicorn
+
 _CLOSED = struct.Struct("!Q")  # a worker's report: connections it has closed in all
 _STOP_GRACE_SECONDS = 30.0
 _SEND_TIMEOUT_SECONDS = 5.0
@@ -205,80 +207,72 @@ def _stop(pool: list[_Worker]) -> None:
 # --- a worker ---------------------------------------------------------------------------
 
 
-def _server_class() -> type:
-    import uvicorn
+class _HandedServer(uvicorn.Server):
+    """uvicorn's server, fed connections by the parent instead of a listening socket."""
 
-    class _HandedServer(uvicorn.Server):
-        """uvicorn's server, fed connections by the parent instead of a listening socket."""
+    def __init__(self, config: Any, channel: socket.socket) -> None:
+        super().__init__(config)
+        self.channel = channel
+        self.closed = 0
 
-        def __init__(self, config: Any, channel: socket.socket) -> None:
-            super().__init__(config)
-            self.channel = channel
-            self.closed = 0
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=[])
+        if self.should_exit:
+            return
+        config = self.config
+        loop = asyncio.get_running_loop()
 
-        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-            await super().startup(sockets=[])
-            if self.should_exit:
-                return
-            config = self.config
-            loop = asyncio.get_running_loop()
+        def protocol() -> asyncio.Protocol:
+            proto = config.http_protocol_class(  # type: ignore[call-arg]
+                config=config,
+                server_state=self.server_state,
+                app_state=self.lifespan.state,
+                _loop=loop,
+            )
+            lost = proto.connection_lost
 
-            def protocol() -> asyncio.Protocol:
-                proto = config.http_protocol_class(  # type: ignore[call-arg]
-                    config=config,
-                    server_state=self.server_state,
-                    app_state=self.lifespan.state,
-                    _loop=loop,
-                )
-                lost = proto.connection_lost
+            def connection_lost(exc: Exception | None) -> None:
+                lost(exc)
+                self.closed += 1
+                with contextlib.suppress(OSError):  # full or gone: the next report has it
+                    self.channel.send(_CLOSED.pack(self.closed), socket.MSG_DONTWAIT)
 
-                def connection_lost(exc: Exception | None) -> None:
-                    lost(exc)
-                    self.closed += 1
-                    with contextlib.suppress(OSError):  # full or gone: the next report has it
-                        self.channel.send(_CLOSED.pack(self.closed), socket.MSG_DONTWAIT)
+            proto.connection_lost = connection_lost  # type: ignore[method-assign]
+            return proto
 
-                proto.connection_lost = connection_lost  # type: ignore[method-assign]
-                return proto
+        def receive() -> None:
+            while True:
+                try:
+                    msg, fds, _flags, _addr = socket.recv_fds(self.channel, 64, 64)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError:
+                    msg, fds = b"", []
+                for fd in fds:
+                    sock = socket.socket(fileno=fd)
+                    sock.setblocking(False)
+                    with contextlib.suppress(OSError):  # as a listening server's
+                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    task = loop.create_task(loop.connect_accepted_socket(protocol, sock))
+                    self.server_state.tasks.add(task)
+                    task.add_done_callback(self.server_state.tasks.discard)
+                if not msg:  # the parent is gone: stop as on a signal
+                    loop.remove_reader(self.channel.fileno())
+                    self.should_exit = True
+                    return
 
-            def receive() -> None:
-                while True:
-                    try:
-                        msg, fds, _flags, _addr = socket.recv_fds(self.channel, 64, 64)
-                    except (BlockingIOError, InterruptedError):
-                        return
-                    except OSError:
-                        msg, fds = b"", []
-                    for fd in fds:
-                        sock = socket.socket(fileno=fd)
-                        sock.setblocking(False)
-                        with contextlib.suppress(OSError):  # as a listening server's
-                            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                        task = loop.create_task(loop.connect_accepted_socket(protocol, sock))
-                        self.server_state.tasks.add(task)
-                        task.add_done_callback(self.server_state.tasks.discard)
-                    if not msg:  # the parent is gone: stop as on a signal
-                        loop.remove_reader(self.channel.fileno())
-                        self.should_exit = True
-                        return
+        self.channel.setblocking(False)
+        loop.add_reader(self.channel.fileno(), receive)
 
-            self.channel.setblocking(False)
-            loop.add_reader(self.channel.fileno(), receive)
-
-        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-            with contextlib.suppress(Exception):
-                asyncio.get_running_loop().remove_reader(self.channel.fileno())
-            await super().shutdown(sockets=sockets)
-
-    return _HandedServer
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        with contextlib.suppress(Exception):
+            asyncio.get_running_loop().remove_reader(self.channel.fileno())
+        await super().shutdown(sockets=sockets)
 
 
 def worker_main(channel_fd: int, server_options: dict[str, Any]) -> None:
-    import uvicorn
-
     channel = socket.socket(fileno=channel_fd)
-    config = uvicorn.Config(**server_options)
-    _server_class()(config, channel).run()
+    _HandedServer(uvicorn.Config(**server_options), channel).run()
 
 
 if __name__ == "__main__":
