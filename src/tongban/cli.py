@@ -98,7 +98,7 @@ def serve(
     if workers > 1:  # the parent accepts; each connection to the least busy process
         from tongban.web import balancer
 
-        balancer.run(host, port, workers, options)
+        balancer.run(host, port, workers, options, settings.web_worker_timeout)
     else:
         uvicorn.run(host=host, port=port, **options)
 

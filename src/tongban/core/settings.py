@@ -75,6 +75,16 @@ class Settings(BaseSettings):
             " (`web.balancer`)."
         ),
     )
+    web_worker_timeout: float = Field(
+        30.0,
+        ge=1,
+        le=3600,
+        description=(
+            "With several server processes: the parent pings each started process when it has"
+            " been silent for a few seconds; one that does not answer within this many seconds"
+            " (its event loop blocked, the process stopped) is killed and started again."
+        ),
+    )
     base_url: str = Field(
         "",
         description="Public address of the platform, used in printed links and QR codes; empty derives it from host and port.",

@@ -23,6 +23,13 @@ sends each worker SIGTERM; each finishes its requests as uvicorn does (a
 service manager that signals the whole group: the same). A worker that
 dies is started again; one that dies at start three times in a row (the
 database unreachable, a bad setting) stops the platform with exit code 1.
+
+Hung workers (健康检查): once a worker has started (its first report), the
+parent pings it whenever it has been silent for a few seconds; the worker's
+event loop answers with its closed count. One that does not answer within
+``health_timeout`` seconds (``web_worker_timeout``) — its loop blocked, the
+process stopped — is killed and, as any dead worker, started again. A
+worker still starting (migrations, a slow first connection) is not pinged.
 """
 
 from __future__ import annotations
@@ -46,13 +53,15 @@ _STOP_GRACE_SECONDS = 30.0
 _SEND_TIMEOUT_SECONDS = 5.0
 _EARLY_DEATH_SECONDS = 10.0
 _EARLY_DEATHS_MAX = 3
+_PING = b"p"  # the parent's health ping; the worker answers with a report
+_PING_EVERY_SECONDS = 5.0
 
 
 # --- the parent ------------------------------------------------------------------------
 
 
 class _Worker:
-    __slots__ = ("channel", "closed", "proc", "sent", "started")
+    __slots__ = ("channel", "closed", "heard", "killed", "pinged", "proc", "sent", "started")
 
     def __init__(self, proc: subprocess.Popen[bytes], channel: socket.socket) -> None:
         self.proc = proc
@@ -60,6 +69,9 @@ class _Worker:
         self.sent = 0
         self.closed = 0
         self.started = time.monotonic()
+        self.heard: float | None = None  # its last report; None while it starts
+        self.pinged: float | None = None  # an unanswered ping, sent then
+        self.killed = False
 
     @property
     def open(self) -> int:
@@ -91,10 +103,18 @@ def _start_worker(server_options: dict[str, Any]) -> _Worker:
     return _Worker(proc, parent_end)
 
 
-def run(host: str, port: int, workers: int, server_options: dict[str, Any]) -> None:
+def run(
+    host: str,
+    port: int,
+    workers: int,
+    server_options: dict[str, Any],
+    health_timeout: float = 30.0,
+) -> None:
     """Listen on host:port and deal connections to ``workers`` processes, each
     running the app with uvicorn's ``server_options`` (``uvicorn.Config``'s
-    keyword arguments). Returns when stopped by SIGTERM or SIGINT."""
+    keyword arguments); a started worker that does not answer a ping within
+    ``health_timeout`` seconds is killed and replaced. Returns when stopped
+    by SIGTERM or SIGINT."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.create_server((host, port), family=family, backlog=2048)
     listener.setblocking(False)
@@ -139,6 +159,8 @@ def run(host: str, port: int, workers: int, server_options: dict[str, Any]) -> N
                         fresh = _start_worker(server_options)
                         pool[pool.index(worker)] = fresh
                         selector.register(fresh.channel, selectors.EVENT_READ, fresh)
+            if not stopping:
+                _check_health(pool, health_timeout)
     finally:
         selector.close()
         listener.close()
@@ -160,7 +182,7 @@ def _deal(listener: socket.socket, pool: list[_Worker]) -> None:
             time.sleep(0.05)
             return
         try:
-            live = [w for w in pool if w.proc.poll() is None] or pool
+            live = [w for w in pool if not w.killed and w.proc.poll() is None] or pool
             worker = min(live, key=lambda w: w.open)
             try:
                 socket.send_fds(worker.channel, [b"c"], [conn.fileno()])
@@ -184,6 +206,31 @@ def _read_reports(worker: _Worker) -> bool:
             return False
         if len(data) == _CLOSED.size:
             worker.closed = _CLOSED.unpack(data)[0]
+            worker.heard = time.monotonic()  # its loop runs: whatever was pinged is answered
+            worker.pinged = None
+
+
+def _check_health(pool: list[_Worker], timeout: float) -> None:
+    """Ping each started worker silent for a while; kill one whose ping is
+    ``timeout`` seconds unanswered (the death path then starts another)."""
+    now = time.monotonic()
+    for w in pool:
+        if w.heard is None or w.killed:
+            continue
+        if w.pinged is None:
+            if now - w.heard >= min(_PING_EVERY_SECONDS, timeout / 2):
+                with contextlib.suppress(OSError):  # full or gone: the next round sees it
+                    w.channel.send(_PING, socket.MSG_DONTWAIT)
+                w.pinged = now
+        elif now - w.pinged > timeout:
+            print(
+                f"工作进程 {w.proc.pid} 超过 {timeout:g} 秒无响应，已结束并重新启动"
+                f" / worker {w.proc.pid} did not answer for {timeout:g} s; restarting it",
+                file=sys.stderr,
+            )
+            with contextlib.suppress(OSError):
+                w.proc.kill()
+            w.killed = True
 
 
 def _stop(pool: list[_Worker]) -> None:
@@ -234,8 +281,7 @@ class _HandedServer(uvicorn.Server):
             def connection_lost(exc: Exception | None) -> None:
                 lost(exc)
                 self.closed += 1
-                with contextlib.suppress(OSError):  # full or gone: the next report has it
-                    self.channel.send(_CLOSED.pack(self.closed), socket.MSG_DONTWAIT)
+                self._report()
 
             proto.connection_lost = connection_lost  # type: ignore[method-assign]
             return proto
@@ -260,9 +306,16 @@ class _HandedServer(uvicorn.Server):
                     loop.remove_reader(self.channel.fileno())
                     self.should_exit = True
                     return
+                if msg == _PING:
+                    self._report()
 
         self.channel.setblocking(False)
         loop.add_reader(self.channel.fileno(), receive)
+        self._report()  # started: from now on the parent pings
+
+    def _report(self) -> None:
+        with contextlib.suppress(OSError):  # full or gone: the next report has it
+            self.channel.send(_CLOSED.pack(self.closed), socket.MSG_DONTWAIT)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         with contextlib.suppress(Exception):
