@@ -149,9 +149,13 @@ def test_target_has_nul() -> None:
 
 
 HUGE = ("99999999999999999999", "9223372036854775808", "-9223372036854775809", "2147483648")
+# digits to str.isdigit() but not to int(): a check with isdigit() then int() was a 500
+NOT_DECIMAL = ("①", "²3")
 
 
 async def test_integers_out_of_range_are_refused(app, session) -> None:
+    """Every GET route's every query parameter (and path parameter) past 64 bits,
+    or digits ``int()`` does not read: a 422, never a 500."""
     await b.staff(session, roles=sorted(ROLES), username="bigall", region="370000000000")
     await session.commit()
     wrong, refused = [], 0
@@ -165,7 +169,7 @@ async def test_integers_out_of_range_are_refused(app, session) -> None:
             tries = [
                 (_fill(r.path), {p.alias or p.name: v})
                 for p in dependant.query_params
-                for v in HUGE
+                for v in HUGE + NOT_DECIMAL
             ]
             if "{" in r.path:
                 tries += [(re.sub(r"\{[^}]+\}", v, r.path), {}) for v in HUGE[:2]]
@@ -187,6 +191,26 @@ BAD_BODIES = [
     ("json", {"reason": None, "comment": 5, "items": "x", "form_data": [1], "decision": "maybe"}),
     ("form", {}),
     ("form", {"reason": "", "id": "abc", "after": "-1"}),
+    (  # digits to isdigit(), not to int()
+        "form",
+        {
+            k: "①"
+            for k in (
+                "id",
+                "page",
+                "dept",
+                "days",
+                "approver",
+                "person_id",
+                "department_id",
+                "promised_value",
+                "section",
+                "max_length",
+                "level",
+                "implementation_id",
+            )
+        },
+    ),
 ]
 
 

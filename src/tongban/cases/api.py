@@ -666,7 +666,15 @@ def page_parameters(f: CaseFilters) -> tuple[tuple[str, ...], dict[str, Any]]:
     if f.number:
         params["number"] = f.number.strip()
     if f.region:
-        params["region_lo"], params["region_hi"] = scope.subtree_bounds(scope.normalise(f.region))
+        try:
+            region12 = scope.normalise(f.region)
+        except ValueError:
+            raise ValidationFailed(
+                "行政区划代码应为 2、4、6、9 或 12 位数字",
+                code="invalid_region",
+                details=[{"field": "region", "message": "格式不正确"}],
+            ) from None
+        params["region_lo"], params["region_hi"] = scope.subtree_bounds(region12)
     if f.submitted_from:
         params["submitted_from"] = dt.datetime.combine(f.submitted_from, dt.time(), tzinfo=_CST)
     if f.submitted_to:

@@ -407,6 +407,6 @@ async def page_upload(
 
 
 def _slot_index(value: str) -> int:
-    if not value.isdigit() or int(value) > 199:
+    if not value.isdecimal() or int(value) > 199:
         raise ValidationFailed("材料序号无效", code="material_invalid")
     return int(value)

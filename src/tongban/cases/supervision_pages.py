@@ -118,10 +118,10 @@ async def issue_notice(
     require_supervision(actor)
     try:
         dept = form.get("department_id", "")
-        if not dept.isdigit():
+        if not dept.isdecimal():
             raise ValidationFailed("请选择被督办的部门", code="department_required")
         days = form.get("reply_days", "3")
-        if not days.isdigit():
+        if not days.isdecimal():
             raise ValidationFailed("回复期限应为 1–30 个工作日", code="reply_days_invalid")
         case_id = None
         number = form.get("case_number", "").strip()

@@ -258,7 +258,7 @@ def token_sha(actor: Actor, token: str) -> str:
     if (
         not actor.csrf_token
         or not _SHA_RE.fullmatch(sha)
-        or not hmac.compare_digest(mac, _mac(actor, sha))
+        or not hmac.compare_digest(mac.encode("utf-8", "surrogatepass"), _mac(actor, sha).encode())
     ):
         raise ValidationFailed(
             "材料上传信息已失效，请重新上传该材料", code="material_token_invalid"

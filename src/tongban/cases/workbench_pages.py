@@ -210,7 +210,7 @@ def action_data(action: str, form: dict[str, str]) -> dict[str, Any]:
     if action == "request_correction":
         data["items"] = _items(form)
         approver = form.get("approved_by", "")
-        if approver.isdigit():
+        if approver.isdecimal():
             data["approved_by"] = int(approver)
     return data
 
@@ -550,7 +550,7 @@ async def intake_submit(
     """File the application for the person present (channel 窗口)."""
     require_clerk(actor)
     pid = form.get("person", "")
-    if not pid.isdigit():
+    if not pid.isdecimal():
         raise ValidationFailed("请先确定申请人", code="applicant_required")
     person_id = int(pid)
     key = form.get("_key", "")[:64] or secrets.token_urlsafe(18)

@@ -121,7 +121,7 @@ def label_of(path: str) -> str:
         return LOCAL_LABELS.get(parts[1], parts[1])
     out = FIELD_LABELS.get(parts[0], parts[0])
     for p in parts[1:]:
-        out += f"第 {int(p) + 1} 项" if p.isdigit() else "·" + SUB_LABELS.get(p, p)
+        out += f"第 {int(p) + 1} 项" if p.isdecimal() else "·" + SUB_LABELS.get(p, p)
     return out
 
 
@@ -149,7 +149,7 @@ def unflatten(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
 
     def fix(n: Any) -> Any:
         if isinstance(n, dict):
-            if n and all(k.isdigit() and len(k) < 6 for k in n):
+            if n and all(k.isdecimal() and len(k) < 6 for k in n):
                 return [fix(n[k]) for k in sorted(n, key=int)][:MAX_ROWS]
             return {k: fix(v) for k, v in n.items()}
         return n
@@ -255,7 +255,7 @@ def apply_row_op(doc: dict[str, Any], op: str) -> bool:
         if len(rows) < MAX_ROWS:
             rows.append(dict(ROW_DEFAULTS[parts[1]]))
         return True
-    if len(parts) != 3 or not parts[2].isdigit():
+    if len(parts) != 3 or not parts[2].isdecimal():
         return False
     i = int(parts[2])
     if not 0 <= i < len(rows):
@@ -525,7 +525,7 @@ def apply_editor_op(rows: list[dict[str, Any]], sections: list[dict[str, Any]], 
     """The editor's buttons: add/remove/move fields and sections, fill from a data element."""
     parts = op.split(":")
     verb = parts[0]
-    idx = int(parts[1]) if len(parts) == 2 and parts[1].isdigit() else None
+    idx = int(parts[1]) if len(parts) == 2 and parts[1].isdecimal() else None
     if verb == "add_field":
         if len(rows) < forms.MAX_FIELDS:
             rows.append(
@@ -559,7 +559,7 @@ def apply_editor_op(rows: list[dict[str, Any]], sections: list[dict[str, Any]], 
         if verb == "remove_section":
             sections.pop(idx)
             for r in rows:
-                j = int(r["section"]) if r["section"].isdigit() else 0
+                j = int(r["section"]) if r["section"].isdecimal() else 0
                 r["section"] = str(max(j - 1, 0) if j >= idx else j)
         else:
             other = idx - 1 if verb == "section_up" else idx + 1
@@ -641,7 +641,7 @@ def definition_from_editor(
                 else:
                     prop["format"] = fmt
             if r.get("max_length"):
-                if r["max_length"].isdigit() and 1 <= int(r["max_length"]) <= 10000:
+                if r["max_length"].isdecimal() and 1 <= int(r["max_length"]) <= 10000:
                     prop["maxLength"] = int(r["max_length"])
                 else:
                     errs.append("最大长度应为 1–10000 的整数")
@@ -676,7 +676,7 @@ def definition_from_editor(
             }
         if hints:
             hints_all[name] = hints
-        j = int(r["section"]) if str(r.get("section", "")).isdigit() else -1
+        j = int(r["section"]) if str(r.get("section", "")).isdecimal() else -1
         if j in placed:
             placed[j].append(name)
     for j, s in enumerate(sections):
@@ -710,7 +710,7 @@ def map_definition_errors(
             name = parts[1]
         elif parts[:2] == ["ui", "fields"] and len(parts) > 2:
             name = parts[2]
-        elif parts[:2] == ["ui", "sections"] and len(parts) > 2 and parts[2].isdigit():
+        elif parts[:2] == ["ui", "sections"] and len(parts) > 2 and parts[2].isdecimal():
             by_sec.setdefault(int(parts[2]), []).append(msg)
             continue
         if name is not None and name in index:

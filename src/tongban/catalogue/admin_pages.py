@@ -740,7 +740,7 @@ async def _derive_page(
     status: int = 200,
 ) -> HTMLResponse:
     region = (request.query_params.get("region") or (values or {}).get("region", "")).strip()
-    if region and (len(region) != 12 or not region.isdigit()):
+    if region and (len(region) != 12 or not (region.isascii() and region.isdigit())):
         region = ""
     departments = await repository.get_departments_in_scope(
         session, actor, region_code=region or None
@@ -802,14 +802,14 @@ async def derive(
         )
     }
     try:
-        if not values["department_id"].isdigit():
+        if not values["department_id"].isdecimal():
             raise ValidationFailed(
                 "请选择实施部门", details=[{"field": "department_id", "message": "请选择实施部门"}]
             )
         dept = await access.access_department(session, actor, int(values["department_id"]))
         overrides = None
         if values["promised_value"]:
-            if not values["promised_value"].isdigit():
+            if not values["promised_value"].isdecimal():
                 raise ValidationFailed(
                     "承诺时限应为整数", details=[{"field": "promised_value", "message": "应为整数"}]
                 )

@@ -104,7 +104,7 @@ def _require_person(actor: Actor) -> None:
 def _parse_as(value: str | None) -> int | None:
     if not value:
         return None
-    if not value.isdigit() or not 1 <= int(value) <= access.MAX_ID:
+    if not value.isdecimal() or not 1 <= int(value) <= access.MAX_ID:
         raise ValidationFailed("所选企业无效", code="invalid_enterprise")
     return int(value)
 

@@ -182,7 +182,9 @@ def check_definition(form: Any) -> dict[str, Any]:
         except SchemaError as e:
             path = [str(x) for x in e.path]
             field = path[1] if len(path) > 1 and path[0] == "properties" else "schema"
-            key = next((x for x in reversed(path) if not x.isdigit()), "") if len(path) > 2 else ""
+            key = (
+                next((x for x in reversed(path) if not x.isdecimal()), "") if len(path) > 2 else ""
+            )
             bad(field, f"约束 {key} 的取值不合法" if key else "表单 schema 不是有效的 JSON Schema")
     ui_fields = ui.get("fields") or {}
     if not isinstance(ui_fields, dict):

@@ -29,7 +29,6 @@ import hashlib
 import io
 import re
 import time
-import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -260,7 +259,7 @@ def _parse_limit(v: str, what: str) -> dict[str, Any]:
 
 def _depth(v: str) -> int:
     s = v.strip().removesuffix("级").split("级")[0].split("（")[0].strip()
-    if s.isdigit() and 1 <= int(s) <= 4:
+    if s.isdecimal() and 1 <= int(s) <= 4:
         return int(s)
     if s.upper() in _ROMAN:
         return _ROMAN[s.upper()]
@@ -948,7 +947,7 @@ def _read_xlsx(src: Source) -> list[Table]:
 
     try:
         wb = load_workbook(io.BytesIO(src.data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
+    except Exception as e:  # a bad zip, or malformed XML inside (ElementTree.ParseError) …
         raise ValidationFailed(
             f"{src.name} 不是有效的 xlsx 文件：{e}", code="import_unreadable"
         ) from e
@@ -973,6 +972,13 @@ def _read_xlsx(src: Source) -> list[Table]:
                 if any(cells.values()):
                     rows.append((n, cells))
             tables.append(Table(kind, f"工作表「{ws.title}」", header, rows))
+    except AppError:
+        raise
+    except Exception as e:  # openpyxl parses rows lazily: a malformed sheet or cell fails here
+        raise ValidationFailed(
+            f"{src.name} 的工作表内容无法读取，请用 Excel 或 WPS 重新保存后再导入",
+            code="import_unreadable",
+        ) from e
     finally:
         wb.close()
     if not tables:

@@ -548,7 +548,7 @@ def _parse_loc_dat(text: str) -> _AreaTable:
 def _year(value: object) -> int | None:
     return (
         int(value)
-        if isinstance(value, int) or (isinstance(value, str) and value.isdigit())
+        if isinstance(value, int) or (isinstance(value, str) and value.isdecimal())
         else None
     )
 

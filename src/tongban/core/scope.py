@@ -20,7 +20,7 @@ LEVEL_NAMES = {1: "省级", 2: "市级", 3: "县级", 4: "乡级", 5: "村级"}
 def normalise(code: str) -> str:
     """Pad a 2/4/6/9/12-digit division code to 12 digits."""
     code = code.strip()
-    if not code.isdigit() or len(code) not in (2, 4, 6, 9, 12):
+    if not (code.isascii() and code.isdigit()) or len(code) not in (2, 4, 6, 9, 12):
         raise ValueError(f"行政区划代码格式错误: {code!r}")
     return code.ljust(12, "0")
 

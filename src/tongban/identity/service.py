@@ -144,7 +144,7 @@ def normalise_phone(phone: str) -> str:
     p = phone.strip().replace(" ", "").replace("-", "")
     if p.startswith("+86"):
         p = p[3:]
-    if not (len(p) == 11 and p.isdigit() and p[0] == "1" and p[1] in "3456789"):
+    if not (len(p) == 11 and p.isascii() and p.isdigit() and p[0] == "1" and p[1] in "3456789"):
         raise ValidationFailed("手机号码格式不正确", code="invalid_phone")
     return p
 

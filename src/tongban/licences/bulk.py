@@ -243,7 +243,16 @@ def read_rows(name: str, data: bytes) -> Iterator[list[str]]:
             ) from e
         try:
             ws = wb.worksheets[0]
-            for row in ws.iter_rows(values_only=True):
+            rows = ws.iter_rows(values_only=True)
+            while True:
+                try:  # openpyxl parses each row as it is read: a malformed sheet fails here
+                    row = next(rows)
+                except StopIteration:
+                    break
+                except Exception as e:
+                    raise ValidationFailed(
+                        "无法读取 Excel 文件，请确认是 .xlsx 格式", code="unreadable_file"
+                    ) from e
                 yield [_cell(v) for v in row]
         finally:
             wb.close()

@@ -236,8 +236,10 @@ async def resolve(
     """Check each ``slot → licence:<id> | data:<element>`` choice; ValidationFailed names the material."""
     materials = (fields or {}).get("materials") or []
     out = []
-    for slot, value in sorted(chosen.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else -1):
-        m = materials[int(slot)] if slot.isdigit() and int(slot) < len(materials) else None
+    for slot, value in sorted(
+        chosen.items(), key=lambda kv: int(kv[0]) if kv[0].isdecimal() else -1
+    ):
+        m = materials[int(slot)] if slot.isdecimal() and int(slot) < len(materials) else None
         if not isinstance(m, dict) or not m.get("name"):
             raise ValidationFailed("材料信息无效，请刷新页面后重新选择", code="material_invalid")
         name = str(m["name"])
@@ -286,7 +288,7 @@ async def _resolve_licence(
     try:
         lic = (
             await access.access_licence(session, actor, int(raw))
-            if raw.isdigit() and len(raw) < 19
+            if raw.isdecimal() and len(raw) < 19
             else None
         )
     except NotFound:
@@ -421,7 +423,7 @@ async def file_with_choices(
     for slot, value in materials.items():
         if slot not in chosen:
             entries += [
-                (int(slot) if slot.isdigit() else -1, m)
+                (int(slot) if slot.isdecimal() else -1, m)
                 for m in views.materials_from({slot: value}, names, actor)
             ]
     entries += [(int(r.slot), {"name": r.name, "replaced_by": r.replaced_by}) for r in resolved]

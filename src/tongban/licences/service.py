@@ -133,6 +133,18 @@ async def create_type(session: AsyncSession, actor: Actor, data: LicenceTypeCrea
     return lt
 
 
+# LicenceTypeUpdate fields that may be left out but not set to null, with their labels.
+_NOT_CLEARABLE = {
+    "name": "名称",
+    "defining_body": "设定机关",
+    "issuing_department_ids": "发证部门",
+    "field_schema": "字段定义",
+    "template": "模板",
+    "reminder_days": "到期提醒天数",
+    "status": "状态",
+}
+
+
 async def update_type(
     session: AsyncSession, actor: Actor, type_id: int, data: LicenceTypeUpdate
 ) -> LicenceType:
@@ -145,6 +157,13 @@ async def update_type(
     if lt is None:
         raise NotFound("证照类型不存在", code="licence_type_not_found")
     changes = data.model_dump(exclude_unset=True)
+    cleared = [k for k in _NOT_CLEARABLE if k in changes and changes[k] is None]
+    if cleared:  # an explicit null for a column that must hold a value (NOT NULL): a 422, not a 500
+        raise ValidationFailed(
+            "以下项目不能为空：" + "、".join(_NOT_CLEARABLE[k] for k in cleared),
+            code="licence_type_invalid",
+            details=[{"field": k, "message": "不能为空"} for k in cleared],
+        )
     if "field_schema" in changes:
         _check_schema(changes["field_schema"])
     if "issuing_department_ids" in changes:

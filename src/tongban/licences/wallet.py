@@ -188,7 +188,7 @@ def _status_clause(status: str, on: dt.date) -> Any:
 def _holder_clause(holder: str, actor: Actor) -> Any:
     if holder == "me":
         return Licence.holder_person_id == actor.person_id
-    if holder.startswith("ent:") and holder[4:].isdigit():
+    if holder.startswith("ent:") and holder[4:].isdecimal():
         return Licence.holder_enterprise_id == int(holder[4:])
     raise ValidationFailed("持证主体筛选无效", code="invalid_filter")
 

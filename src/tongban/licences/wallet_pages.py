@@ -126,7 +126,7 @@ async def offers_fragment(
     """The licences (and shared data) the applicant may attach instead of uploads (htmx fragment)."""
     if actor is None or actor.kind != "person":
         return HTMLResponse("")
-    enterprise_id = int(as_) if as_.isdigit() and len(as_) < 19 else None
+    enterprise_id = int(as_) if as_.isdecimal() and len(as_) < 19 else None
     try:
         implementation, offers = await reuse.get_offers(
             session, actor, impl, enterprise_id=enterprise_id
@@ -223,7 +223,7 @@ async def licence_page(
 
 def _int(value: str, default: int) -> int:
     value = (value or "").strip()
-    return int(value) if value.isdigit() and len(value) < 6 else default
+    return int(value) if value.isdecimal() and len(value) < 6 else default
 
 
 @router.post("/me/licences/{licence_id}/shares", response_class=HTMLResponse)

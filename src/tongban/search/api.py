@@ -112,7 +112,7 @@ def _int_param(params: Any, name: str, default: int, hi: int, errors: list[dict[
     raw = params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= hi:
+    if not raw.isdecimal() or not 1 <= int(raw) <= hi:
         errors.append({"field": name, "message": f"应为 1 到 {hi} 的整数"})
         return default
     return int(raw)

@@ -93,6 +93,8 @@ def _table_from_xlsx(content: bytes) -> tuple[list[list[str]], list[RowError]]:
         for values in ws.iter_rows(values_only=True):
             table.append(["" if v is None else str(v) for v in values])
         return table, []
+    except Exception:  # openpyxl parses rows lazily: a malformed sheet fails while reading
+        return [], [RowError(1, "", "无法读取该 Excel 文件，请确认是 .xlsx 格式")]
     finally:
         wb.close()
 

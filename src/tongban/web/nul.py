@@ -25,12 +25,14 @@ transaction is rolled back as for any error — instead of ``internal_error``.
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tongban.core.errors import InvalidCharacter
+from tongban.core.errors import AppError, BadValue, InvalidCharacter, ValidationFailed
 
 # an escaped NUL: \u0000 preceded by an even number of backslashes
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
@@ -56,6 +58,52 @@ def _is_asyncpg_data_error(e: BaseException) -> bool:
     from asyncpg.exceptions import DataError
 
     return isinstance(e, DataError)
+
+
+# What makes a JSON body worth decoding here (rare in real requests): an escaped
+# surrogate (a lone one cannot be stored, rendered or signed as UTF-8), a run of
+# 19+ digits (maybe an integer past 64 bits, which orjson cannot answer with) or
+# much nesting (the recursive walks of free-form JSON would hit Python's limit).
+_JSON_SUSPECT = re.compile(rb"\\u[dD][89a-fA-F]|[0-9]{19}")
+MAX_JSON_DEPTH = 64
+_INT64 = 2**63
+
+
+def json_body_problem(body: bytes) -> AppError | None:
+    """A JSON body's value no column, signature or response can hold: a lone
+    surrogate, an integer past 64 bits, nesting deeper than ``MAX_JSON_DEPTH``.
+    Decodes only bodies that look suspicious; an undecodable body is left to
+    FastAPI (which answers it 4xx)."""
+    if not _JSON_SUSPECT.search(body) and body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return None
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return InvalidCharacter(
+                    "提交的内容含有无效字符（不成对的代理码元），请检查后重新提交"
+                )
+        elif isinstance(v, bool | float):
+            continue
+        elif isinstance(v, int):
+            if not -_INT64 <= v < _INT64:
+                return BadValue()
+        elif isinstance(v, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                return ValidationFailed("提交的内容层级过深，请检查后重新提交", code="too_deep")
+            items = v.items() if isinstance(v, dict) else ((None, x) for x in v)
+            for k, x in items:
+                if k is not None:
+                    stack.append((k, depth))
+                stack.append((x, depth + 1))
+    return None
 
 
 def target_has_nul(scope: Scope) -> bool:
@@ -112,6 +160,11 @@ class NulGuard:
         if body_has_nul(content_type, body):
             await _refuse(scope, _replay([], receive), send)
             return
+        if content_type.startswith(b"application/json"):
+            problem = json_body_problem(body)
+            if problem is not None:
+                await _refuse(scope, _replay([], receive), send, problem)
+                return
         whole: Message = {"type": "http.request", "body": body, "more_body": False}
         await self.app(scope, _replay([whole], receive), send)
 
@@ -127,12 +180,12 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replay
 
 
-async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
+async def _refuse(scope: Scope, receive: Receive, send: Send, exc: AppError | None = None) -> None:
     from tongban.web.app import ORJSONResponse, _wants_json
     from tongban.web.render import render_error
 
     request = Request(scope, receive, send)
-    exc = InvalidCharacter()
+    exc = exc or InvalidCharacter()
     if _wants_json(request):
         response = ORJSONResponse(exc.to_dict(), status_code=exc.status)
     else:
