@@ -235,3 +235,16 @@ async def test_null_for_a_required_licence_type_field_is_refused(client, session
     # leaving a field out still means "unchanged"
     r = client.patch(f"/api/v1/licence-types/{type_id}", json={"name": "结婚证（新）"}, headers=h)
     assert r.status_code == 200 and r.json()["name"] == "结婚证（新）"
+
+
+def test_a_material_token_that_is_not_ascii_is_refused() -> None:
+    from tongban.cases.views import token_sha, upload_token
+    from tongban.identity.access import Actor
+
+    actor = Actor("person", 1, "张三", "370102000000", "session", csrf_token="t" * 32)
+    sha = "a" * 64
+    assert token_sha(actor, upload_token(actor, sha)) == sha
+    for forged in (f"{sha}.é", f"{sha}.\udc80", f"{sha}.{'b' * 10}"):
+        with pytest.raises(ValidationFailed) as e:
+            token_sha(actor, forged)
+        assert e.value.code == "material_token_invalid"

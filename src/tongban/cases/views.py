@@ -25,6 +25,7 @@ from tongban.core.deadlines import working_days_left
 from tongban.core.errors import ValidationFailed
 from tongban.core.workdays import UnknownCalendarYear, WorkCalendar
 from tongban.identity.access import Actor
+from tongban.web.deps import same_token
 
 KIND_LABELS = {"material": "材料", "field": "表单内容"}
 COMMITMENT = "commitment"  # 告知承诺: a written commitment replaces the proof
@@ -255,11 +256,7 @@ def upload_token(actor: Actor, sha256: str) -> str:
 def token_sha(actor: Actor, token: str) -> str:
     """The file a token names, if this session uploaded it."""
     sha, _, mac = token.partition(".")
-    if (
-        not actor.csrf_token
-        or not _SHA_RE.fullmatch(sha)
-        or not hmac.compare_digest(mac.encode("utf-8", "surrogatepass"), _mac(actor, sha).encode())
-    ):
+    if not actor.csrf_token or not _SHA_RE.fullmatch(sha) or not same_token(mac, _mac(actor, sha)):
         raise ValidationFailed(
             "材料上传信息已失效，请重新上传该材料", code="material_token_invalid"
         )

@@ -80,7 +80,7 @@ async def optional_actor(request: Request, session: DB) -> Actor | None:
     return actor
 
 
-def _same_token(sent: str, expected: str) -> bool:
+def same_token(sent: str, expected: str) -> bool:
     """Constant-time equality that also takes non-ASCII text (a header, form
     field or cookie a client made up): ``secrets.compare_digest`` raises
     ``TypeError`` on non-ASCII ``str``, so both sides are compared as UTF-8."""
@@ -106,7 +106,7 @@ def check_csrf(request: Request, expected: str) -> None:
         return
     sent = request.headers.get("x-csrf-token")
     if sent is not None:
-        if not expected or not _same_token(sent, expected):
+        if not expected or not same_token(sent, expected):
             raise AppError("页面已过期，请刷新后重试", code="csrf_failed", status=403)
         return
     if not request.url.path.startswith("/api/") and ctype.startswith(
@@ -221,7 +221,7 @@ async def verified_form(request: Request, actor: OptionalActor) -> dict[str, str
         if actor is not None and actor.via == "session"
         else request.cookies.get(CSRF_COOKIE, "")
     )
-    if not expected or not sent or not _same_token(sent, expected):
+    if not expected or not sent or not same_token(sent, expected):
         raise AppError("页面已过期，请刷新页面后重新提交", code="csrf_failed", status=403)
     return {k: str(v) for k, v in form.items() if isinstance(v, str)}
 
