@@ -119,6 +119,7 @@ def settings(template_db: str, tmp_path: Path) -> Iterator[Settings]:
         log_json=False,
         log_level="WARNING",
         secret_key="test-secret-key-not-for-production",
+        propagate_errors=True,  # a test sees the exception behind a 500
     )
     yield s
     if PG_URL:

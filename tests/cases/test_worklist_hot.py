@@ -22,6 +22,7 @@ from tongban.identity.models import ApiClient
 from tongban.identity.service import actor_for_account
 from tongban.regions.models import Department
 from tongban.web import deps
+from tongban.web.app import create_app
 
 CASES = "/api/v1/cases"
 QUEUES = "/api/v1/cases/queues"
@@ -279,10 +280,11 @@ async def test_served_by_the_hot_routes(world: World, client, monkeypatch) -> No
     )
 
 
-async def test_unexpected_error_frees_the_connection(world: World, app, monkeypatch) -> None:
+async def test_unexpected_error_frees_the_connection(world: World, settings, monkeypatch) -> None:
     async def broken(*_a, **_k):
         raise RuntimeError("boom")
 
+    app = create_app(settings.model_copy(update={"propagate_errors": False}))  # production's answer
     with TestClient(app, base_url="http://testserver") as c:
         token = b.session_token(c, "hclerk")
         monkeypatch.setattr(worklist_hot, "_fetch", broken)

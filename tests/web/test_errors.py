@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from sqlalchemy import func, select
 
@@ -95,3 +97,97 @@ def test_health_and_metrics(client) -> None:
 def test_openapi_published(client) -> None:
     doc = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/auth/login" in doc["paths"] and "/api/v1/me/records" in doc["paths"]
+
+
+def _boom_app(settings, *, propagate: bool):
+    """The app with two routes that fail unexpectedly: one API, one page."""
+    from fastapi.responses import HTMLResponse
+
+    from tongban.web.app import create_app
+
+    app = create_app(settings.model_copy(update={"propagate_errors": propagate}))
+
+    async def boom() -> dict:
+        raise RuntimeError("boom: secret detail")
+
+    app.add_api_route("/api/v1/test-boom", boom, methods=["GET", "POST"])
+    app.add_api_route("/test-boom", boom, response_class=HTMLResponse)
+    return app
+
+
+class _Records(logging.Handler):
+    """Every record logged, with the request id current when it was."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[tuple[logging.LogRecord, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tongban.core.logging import request_id_var
+
+        self.records.append((record, request_id_var.get()))
+
+
+def test_unexpected_error_answers_500_with_the_request_id_once(settings) -> None:
+    """出错兜底: the 500 carries the request id (header and body), is counted,
+    is logged once with its traceback and that id, and is not raised again
+    to the server."""
+    from starlette.testclient import TestClient
+
+    app = _boom_app(settings, propagate=False)  # configures logging: handlers after it
+    seen = _Records()
+    logging.getLogger().addHandler(seen)
+    # raise_server_exceptions: were the error raised past the app (Starlette's
+    # ServerErrorMiddleware re-raises), the client would raise it here.
+    try:
+        with TestClient(app, base_url="http://testserver", raise_server_exceptions=True) as c:
+            _boom_answers(c, seen)
+    finally:
+        logging.getLogger().removeHandler(seen)
+
+
+def _boom_answers(c, seen: _Records) -> None:
+    r = c.get("/api/v1/test-boom", headers={"x-request-id": "rid-help-desk-42"})
+    assert r.status_code == 500
+    assert r.headers["x-request-id"] == "rid-help-desk-42"
+    assert r.json() == {
+        "code": "internal_error",
+        "message": "系统繁忙，请稍后再试",
+        "request_id": "rid-help-desk-42",
+    }
+    assert "secret detail" not in r.text
+    tracebacks = [(rec, rid) for rec, rid in seen.records if rec.exc_info]
+    assert len(tracebacks) == 1
+    rec, rid = tracebacks[0]
+    assert rec.getMessage() == "unhandled error" and rid == "rid-help-desk-42"
+    assert isinstance(rec.exc_info[1], RuntimeError)
+
+    generated = c.post("/api/v1/test-boom")  # no id sent: one is made
+    assert generated.status_code == 500
+    assert generated.json()["request_id"] == generated.headers["x-request-id"] != ""
+
+    page = c.get("/test-boom", headers={"accept": "text/html"})
+    assert page.status_code == 500 and "text/html" in page.headers["content-type"]
+    rid = page.headers["x-request-id"]
+    assert "系统繁忙" in page.text and "错误编号" in page.text and rid in page.text
+    assert "secret detail" not in page.text
+
+    metrics = c.get("/metrics").text
+    assert 'route="/api/v1/test-boom",status="500"' in metrics
+
+    assert c.get("/healthz").status_code == 200  # the app goes on serving
+
+
+def test_not_found_page_shows_no_error_number(client) -> None:
+    r = client.get("/no-such-page", headers={"accept": "text/html"})
+    assert r.status_code == 404 and "错误编号" not in r.text
+
+
+def test_propagate_errors_raises_the_real_exception(settings) -> None:
+    """The test suite's setting: the exception reaches the test."""
+    from starlette.testclient import TestClient
+
+    app = _boom_app(settings, propagate=True)
+    with TestClient(app, base_url="http://testserver") as c:
+        with pytest.raises(RuntimeError, match="secret detail"):
+            c.get("/api/v1/test-boom")

@@ -208,17 +208,22 @@ async def test_api_token_takes_the_general_path(world: World, client, general) -
 
 
 async def test_unexpected_error_is_internal_error_and_frees_the_connection(
-    world: World, app, monkeypatch
+    world: World, settings, monkeypatch
 ) -> None:
     async def broken(*_a, **_k):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(service, "resolve_session_raw", broken)
+    app = create_app(settings.model_copy(update={"propagate_errors": False}))  # production's answer
     with TestClient(app, base_url="http://testserver") as c:
         token = b.session_token(c, "alice")
         r = _get(c, token)
         assert r.status_code == 500
-        assert r.json() == {"code": "internal_error", "message": "系统繁忙，请稍后再试"}
+        assert r.json() == {
+            "code": "internal_error",
+            "message": "系统繁忙，请稍后再试",
+            "request_id": r.headers["x-request-id"],
+        }
         assert "boom" not in r.text
         assert app.state.engine.sync_engine.pool.checkedout() == 0
         monkeypatch.undo()

@@ -205,6 +205,10 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
     log_json: bool = Field(True, description="Write logs as one JSON object per line.")
+    propagate_errors: bool = Field(
+        False,
+        description="Raise an unexpected error again after answering it 500 (the test suite: a test sees the real exception). Off in production: the error is logged once, with the request id the 500 shows.",
+    )
     demo_mode: bool = Field(
         False, description="Show the demo banner and the demo accounts on the sign-in page."
     )

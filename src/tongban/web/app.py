@@ -112,6 +112,51 @@ class RequestContextMiddleware:
             tlog.request_id_var.reset(token)
 
 
+class ErrorBoundary:
+    """出错兜底: the one place an unexpected exception becomes a response.
+
+    Just inside ``RequestContextMiddleware``, so the 500 carries the request's
+    ``x-request-id`` (also in the body as ``request_id``, and on the error
+    page as 错误编号: what a citizen quotes to the help desk) and is counted
+    and access-logged like any other answer. The exception is logged once,
+    with its traceback and request id, and then dropped: Starlette's own
+    ``ServerErrorMiddleware`` would answer it without the request id and
+    raise it again (uvicorn logs it a second time). ``propagate=True``
+    (setting ``propagate_errors``: the test suite) raises it after the
+    answer is sent, so a test sees the real exception.
+
+    A response already started cannot be replaced: the error is logged and
+    raised, and the server drops the connection.
+    """
+
+    def __init__(self, app: ASGIApp, propagate: bool = False) -> None:
+        self.app = app
+        self.propagate = propagate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            if started:
+                log.exception("unhandled error after the response started")
+                raise
+            response = await answer_unexpected(Request(scope, receive), exc)
+            await response(scope, receive, send)
+            if self.propagate:
+                raise
+
+
 class HotRoutes:
     """Serves a few hot JSON API routes before FastAPI's own stack.
 
@@ -120,8 +165,9 @@ class HotRoutes:
     model, no router walk. Inside ``RequestContextMiddleware`` (request id,
     access log, metrics still apply); errors are answered as the app's
     handlers answer them under ``/api/``: an ``AppError`` as its
-    ``{"code", "message"}`` JSON, anything else logged and answered
-    ``internal_error``. The FastAPI route of the same path stays registered
+    ``{"code", "message"}`` JSON, a value the database refused as
+    ``value_invalid``, anything else raised to ``ErrorBoundary`` (logged once,
+    answered ``internal_error``). The FastAPI route of the same path stays registered
     (OpenAPI documents it; other methods still reach it). See
     docs/architecture.md, "Hot read paths".
     """
@@ -152,13 +198,10 @@ class HotRoutes:
         except AppError as exc:
             response = ORJSONResponse(exc.to_dict(), status_code=exc.status)
         except Exception as e:
-            if is_bad_value(e):
-                log.warning("a value the database refused: %s", e)
-                exc = BadValue()
-            else:
-                log.exception("unhandled error")
-                exc = AppError("系统繁忙，请稍后再试", code="internal_error", status=500)
-            response = ORJSONResponse(exc.to_dict(), status_code=exc.status)
+            if not is_bad_value(e):
+                raise  # answered by ``ErrorBoundary``, as for any route
+            log.warning("a value the database refused: %s", e)
+            response = ORJSONResponse(BadValue().to_dict(), status_code=BadValue.status)
         await response(scope, receive, send)
 
 
@@ -219,14 +262,42 @@ def _wants_json(request: Request) -> bool:
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
+async def answer_error(request: Request, exc: AppError) -> Response:
+    """An ``AppError`` as JSON (``{"code", "message"}``) or as the error page."""
     from tongban.web.render import render_error
 
-    async def app_error(request: Request, exc: AppError) -> Response:
-        if _wants_json(request):
-            return ORJSONResponse(exc.to_dict(), status_code=exc.status)
-        return await render_error(request, exc)
+    if _wants_json(request):
+        return ORJSONResponse(exc.to_dict(), status_code=exc.status)
+    return await render_error(request, exc)
 
+
+class InternalError(AppError):
+    """系统繁忙: an unexpected error, answered with the request id to quote."""
+
+    code = "internal_error"
+    message = "系统繁忙，请稍后再试"
+    status = 500
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__()
+        self.request_id = request_id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "request_id": self.request_id}
+
+
+async def answer_unexpected(request: Request, exc: Exception) -> Response:
+    """Any other exception: a value the database refused is the client's
+    (422 ``value_invalid``); everything else is logged with its traceback and
+    answered 500 ``internal_error`` with the request id, never its text."""
+    if is_bad_value(exc):
+        log.warning("a value the database refused: %s", exc)
+        return await answer_error(request, BadValue())
+    log.exception("unhandled error")
+    return await answer_error(request, InternalError(tlog.request_id_var.get()))
+
+
+def install_error_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         err = AppError(
             "提交的内容不符合要求，请检查后重新提交",
@@ -234,7 +305,7 @@ def install_error_handlers(app: FastAPI) -> None:
             status=422,
             details=field_errors(exc.errors()),
         )
-        return await app_error(request, err)
+        return await answer_error(request, err)
 
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         messages = {
@@ -248,34 +319,25 @@ def install_error_handlers(app: FastAPI) -> None:
         code, msg = messages.get(
             exc.status_code, ("http_error", str(exc.detail) if exc.detail else "请求无法处理")
         )
-        return await app_error(request, AppError(msg, code=code, status=exc.status_code))
-
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        if is_bad_value(exc):
-            log.warning("a value the database refused: %s", exc)
-            return await app_error(request, BadValue())
-        log.exception("unhandled error")
-        return await app_error(
-            request, AppError("系统繁忙，请稍后再试", code="internal_error", status=500)
-        )
+        return await answer_error(request, AppError(msg, code=code, status=exc.status_code))
 
     async def refused_value(request: Request, exc: Exception) -> Response:
-        # Registered for the driver's exception classes, not for ``Exception``:
-        # Starlette sends a handler of ``Exception`` from ServerErrorMiddleware,
-        # which re-raises afterwards (uvicorn logs "Exception in ASGI
-        # application", the access log and metrics count a 500, the response
-        # loses its x-request-id) even when the answer is this 422.
+        # Registered for the driver's exception classes so that a refused
+        # value is answered inside the app (``ExceptionMiddleware``); any
+        # other database error goes on to ``ErrorBoundary``: a real 500.
         if is_bad_value(exc):
             log.warning("a value the database refused: %s", exc)
-            return await app_error(request, BadValue())
-        raise exc  # any other database error: a real 500, through ``unexpected``
+            return await answer_error(request, BadValue())
+        raise exc
 
-    app.add_exception_handler(AppError, app_error)  # type: ignore[arg-type]
+    app.add_exception_handler(AppError, answer_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(OverflowError, refused_value)
     app.add_exception_handler(DBAPIError, refused_value)
-    app.add_exception_handler(Exception, unexpected)
+    # No handler of ``Exception``: Starlette would run it from
+    # ``ServerErrorMiddleware``, outside the request context, and raise again.
+    # ``ErrorBoundary`` answers those.
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -345,6 +407,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(HotRoutes, routes=hot_routes())  # inside RequestContextMiddleware
     app.add_middleware(NulGuard)  # before the hot routes: they read raw values too
+    app.add_middleware(ErrorBoundary, propagate=settings.propagate_errors)
     app.add_middleware(RequestContextMiddleware)
 
     @app.get("/healthz", tags=["运维"], summary="健康检查")
