@@ -188,6 +188,8 @@ def test_propagate_errors_raises_the_real_exception(settings) -> None:
     from starlette.testclient import TestClient
 
     app = _boom_app(settings, propagate=True)
-    with TestClient(app, base_url="http://testserver") as c:
-        with pytest.raises(RuntimeError, match="secret detail"):
-            c.get("/api/v1/test-boom")
+    with (
+        TestClient(app, base_url="http://testserver") as c,
+        pytest.raises(RuntimeError, match="secret detail"),
+    ):
+        c.get("/api/v1/test-boom")
