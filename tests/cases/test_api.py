@@ -175,3 +175,112 @@ async def test_api_refuses_a_claimed_licence_replacement(world, client):
     }
     r = client.post("/api/v1/cases", json=body, headers={"Idempotency-Key": "claim-0000001"})
     assert r.status_code == 422 and r.json()["code"] == "replaced_by_not_allowed"
+
+
+async def test_api_materials_are_typed_and_must_be_uploaded(world, client, session):
+    """A material an API client names: a name, a sha256 that was uploaded, no
+    licence claim — on submission and on resubmission after a correction."""
+    from sqlalchemy import func, select
+
+    from tongban.cases.models import Case, CaseMaterial
+
+    impl_id, name, number = world
+    csrf = builders.login(client, "applicant1")["csrf_token"]
+    base = {"implementation_id": impl_id, "form_data": _form(name, number)}
+    unknown = "ab" * 32  # well-formed, never uploaded (a foreign key to the stored files)
+    for n, (materials, code, field) in enumerate(
+        [
+            ([{}], "validation_failed", "materials.0.name"),
+            (["营业执照"], "validation_failed", "materials.0"),
+            ([{"name": "营业执照", "sha256": "x"}], "validation_failed", "materials.0.sha256"),
+            ([{"name": "营业执照", "file": "a.pdf"}], "validation_failed", "materials.0.file"),
+            (
+                [{"name": "营业执照", "sha256": unknown}],
+                "material_file_unknown",
+                "materials.0.sha256",
+            ),
+        ]
+    ):
+        r = client.post(
+            "/api/v1/cases",
+            json={**base, "materials": materials},
+            headers={"Idempotency-Key": f"mat-bad-{n:05d}"},
+        )
+        assert r.status_code == 422 and r.json()["code"] == code, r.text
+        assert field in {d["field"] for d in r.json()["details"]}, r.text
+    assert await session.scalar(select(func.count()).select_from(Case)) == 0
+
+    up = client.post(
+        "/api/v1/uploads",
+        files={"file": ("营业执照.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert up.status_code == 201, up.text
+    sha = up.json()["sha256"]
+    r = client.post(
+        "/api/v1/cases",
+        json={**base, "materials": [{"name": "营业执照", "sha256": sha}]},
+        headers={"Idempotency-Key": "mat-good-0001"},
+    )
+    assert r.status_code == 201, r.text
+    case_id = r.json()["id"]
+
+    # a correction, then resubmissions with the same rules
+    client.cookies.clear()
+    builders.login(client, "clerk1")
+    items = [{"kind": "material", "name": "营业执照", "reason": "不清晰"}]
+    r = client.post(f"/api/v1/cases/{case_id}/actions/request_correction", json={"items": items})
+    assert r.status_code == 200 and r.json()["state"] == "correction", r.text
+    client.cookies.clear()
+    builders.login(client, "applicant1")
+    act = f"/api/v1/cases/{case_id}/actions/resubmit"
+    for materials, code in [
+        ([{"name": "营业执照", "replaced_by": "licence:1"}], "replaced_by_not_allowed"),
+        ([{"name": "营业执照", "sha256": unknown}], "material_file_unknown"),
+        ("营业执照", "validation_failed"),
+        ([{"name": 5}], "validation_failed"),
+    ]:
+        r = client.post(act, json={"materials": materials})
+        assert r.status_code == 422 and r.json()["code"] == code, r.text
+    assert client.get(f"/api/v1/cases/{case_id}").json()["state"] == "correction"
+    r = client.post(act, json={"materials": [{"name": "营业执照", "sha256": sha}]})
+    assert r.status_code == 200 and r.json()["state"] == "submitted", r.text
+    rounds = (await session.execute(select(CaseMaterial.round, CaseMaterial.file_sha256))).all()
+    assert sorted(rounds) == [(0, sha), (1, sha)]
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "field"),
+    [
+        ("suspend", {"kind": ["hearing"], "reason": "听证"}, "kind"),
+        ("deliver", {"method": {"post": 1}}, "method"),
+        ("extend", {"days": "5", "reason": "延期"}, "days"),
+        ("extend", {"days": 2.5, "reason": "延期"}, "days"),
+        ("reject", {"reason": ["材料不全"]}, "reason"),
+        ("reject", {"reason": "理" * 2001}, "reason"),
+        ("reject", {"reasons": "材料不全"}, "reasons"),
+        (
+            "request_correction",
+            {"items": [{"kind": "material", "name": ["营业执照"], "reason": "缺"}]},
+            "items.0.name",
+        ),
+        ("request_correction", {"items": "营业执照"}, "items"),
+    ],
+)
+async def test_action_bodies_are_typed(world, client, action, body, field):
+    """A value of the wrong type is a 422 naming its field, never a 500 (a list
+    for ``kind`` was one: unhashable) nor quietly turned into text."""
+    impl_id, name, number = world
+    builders.login(client, "applicant1")
+    r = client.post(
+        "/api/v1/cases",
+        json={"implementation_id": impl_id, "form_data": _form(name, number)},
+        headers={"Idempotency-Key": "typed-000001"},
+    )
+    case_id = r.json()["id"]
+    client.cookies.clear()
+    builders.login(client, "clerk1")
+    r = client.post(f"/api/v1/cases/{case_id}/actions/{action}", json=body)
+    assert r.status_code == 422 and r.json()["code"] == "validation_failed", r.text
+    assert field in {d["field"] for d in r.json()["details"]}, r.text
+    assert client.get(f"/api/v1/cases/{case_id}").json()["trail"][-1]["action"] == "submit"

@@ -460,3 +460,21 @@ async def test_submission_writes_every_row_and_keeps_the_audit_chain(session, mo
     ]
     report = await audit.verify(session)
     assert report.ok, report.problems
+
+
+async def test_nothing_certain_to_be_refused_is_offered() -> None:
+    """退回上一环节 is not offered at the first step, 延长审批期限 not once the
+    legal maximum is used: a button that can only fail is not shown."""
+    step = {"name": "承办", "role": "approver"}
+
+    def offered(**kw) -> set[str]:
+        base = {"step": step, "is_last_step": False, "applicant": False}
+        return {t.action for t in lifecycle.allowed_actions("reviewing", **{**base, **kw})}
+
+    approver = frozenset({"approver"})
+    assert "return_step" in offered(roles=approver)
+    assert "return_step" not in offered(roles=approver, is_first_step=True)
+    assert "pass_step" in offered(roles=approver, is_first_step=True)
+    head = frozenset({"dept_admin"})
+    assert "extend" in offered(roles=head)
+    assert offered(roles=head, can_extend=False) == {"void"}

@@ -469,7 +469,8 @@ async def test_case_page_shows_only_the_allowed_actions(w: W, client, session) -
     client.cookies.clear()
     page_login(client, "papprover")
     page = client.get(f"/workbench/cases/{cases['review'].id}").text
-    assert set(re.findall(r'data-action="(\w+)"', page)) == {"pass_step", "return_step", "suspend"}
+    # the first step: nothing to return to, so no 退回上一环节
+    assert set(re.findall(r'data-action="(\w+)"', page)) == {"pass_step", "suspend"}
     assert "剩余" in page and "个工作日" in page  # the deadline clock
     page = client.get(f"/workbench/cases/{cases['decide'].id}").text
     assert set(re.findall(r'data-action="(\w+)"', page)) == {"decide", "return_step", "suspend"}

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import and_, any_, bindparam, false, func, literal, select
 from sqlalchemy.sql import visitors
@@ -51,6 +51,16 @@ QUEUES: dict[str, tuple[str, Any]] = {
 }
 
 
+class MaterialRef(BaseModel):
+    """A material named by a submission: the catalogue material it answers and
+    the uploaded file (``sha256`` from ``POST /api/v1/uploads``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    replaced_by: str | None = Field(None, max_length=120)
+
+
 class SubmitBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     implementation_id: int
@@ -58,7 +68,72 @@ class SubmitBody(BaseModel):
     channel: str = "pc"
     enterprise_id: int | None = None
     applicant_person_id: int | None = None  # window intake: the person present
-    materials: list[dict[str, Any]] = Field(default_factory=list, max_length=100)
+    materials: list[MaterialRef] = Field(default_factory=list, max_length=100)
+
+
+class CorrectionItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(max_length=20)  # material | field
+    name: str = Field(max_length=200)
+    reason: str = Field(max_length=500)
+
+
+class ActionBody(BaseModel):
+    """The body of ``POST /api/v1/cases/{id}/actions/{action}``: what each
+    action reads (``service.transition``), typed; which are required, and
+    their values, are the action's own rules (answered with its codes)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(
+        None, max_length=2000, description="理由（不予受理、退回、特别程序、延期、撤回、作废）"
+    )
+    comment: str | None = Field(None, max_length=2000, description="办理意见")
+    outcome: str | None = Field(None, max_length=10, description="决定：grant 准予 / deny 不予")
+    kind: str | None = Field(None, max_length=20, description="特别程序种类")
+    result: str | None = Field(None, max_length=2000, description="特别程序结果")
+    days: StrictInt | None = Field(None, description="延长的工作日数")
+    method: str | None = Field(
+        None, max_length=20, description="送达方式：electronic / post / window"
+    )
+    tracking_number: str | None = Field(None, max_length=40, description="快递单号（邮寄送达）")
+    items: list[CorrectionItem] | None = Field(None, max_length=100, description="补齐补正告知事项")
+    approved_by: StrictInt | None = Field(None, description="批准再次告知新事项的督查人员账号")
+    form_data: dict[str, Any] | None = Field(None, description="补正后的申请表（重新提交）")
+    materials: list[MaterialRef] | None = Field(
+        None, max_length=100, description="补正的材料（重新提交）"
+    )
+
+
+async def check_materials(session: Any, materials: list[MaterialRef]) -> list[dict[str, Any]]:
+    """Materials an API client names: no licence replacement claimed here (only
+    through the holder's consent, ``POST /api/v1/me/licence-applications``),
+    and every file one that was uploaded. As ``service`` takes them (dicts)."""
+    if any(m.replaced_by for m in materials):
+        raise ValidationFailed(
+            "以电子证照替代材料须通过用证授权办理（/api/v1/me/licence-applications）",
+            code="replaced_by_not_allowed",
+        )
+    named = {m.sha256 for m in materials if m.sha256}
+    if named:
+        from tongban.core.files import StoredFile
+
+        found = set(
+            (
+                await session.execute(
+                    select(StoredFile.sha256).where(StoredFile.sha256.in_(sorted(named)))
+                )
+            ).scalars()
+        )
+        missing = [i for i, m in enumerate(materials) if m.sha256 and m.sha256 not in found]
+        if missing:
+            raise ValidationFailed(
+                "材料文件不存在，请先上传（POST /api/v1/uploads）后以返回的 sha256 提交",
+                code="material_file_unknown",
+                details=[
+                    {"field": f"materials.{i}.sha256", "message": "未找到该文件"} for i in missing
+                ],
+            )
+    return [m.model_dump(exclude_none=True) for m in materials]
 
 
 def _iso(v: dt.datetime | None) -> str | None:
@@ -266,13 +341,7 @@ async def submit(request: Request, session: DB, actor: CurrentActor) -> ORJSONRe
         raise ValidationFailed(
             "请在请求头中提供 Idempotency-Key，以免重复提交", code="idempotency_key_required"
         )
-    if any(isinstance(m, dict) and m.get("replaced_by") for m in body.materials):
-        # A material is replaced by a licence only through the holder's consent
-        # (POST /api/v1/me/licence-applications checks the licence is theirs).
-        raise ValidationFailed(
-            "以电子证照替代材料须通过用证授权办理（/api/v1/me/licence-applications）",
-            code="replaced_by_not_allowed",
-        )
+    materials = await check_materials(session, body.materials)
     case, created = await service.submit(
         session,
         actor,
@@ -282,7 +351,7 @@ async def submit(request: Request, session: DB, actor: CurrentActor) -> ORJSONRe
         channel=body.channel,
         enterprise_id=body.enterprise_id,
         applicant_person_id=body.applicant_person_id,
-        materials=body.materials,
+        materials=materials,
     )
     return ORJSONResponse(case_summary(case), status_code=201 if created else 200)
 
@@ -774,9 +843,12 @@ async def get_case(case_id: int, session: DB, actor: CurrentActor) -> dict:
 
 @router.post("/cases/{case_id}/actions/{action}", summary="执行办理操作")
 async def act(
-    case_id: int, action: str, session: DB, actor: CurrentActor, body: dict[str, Any] | None = None
+    case_id: int, action: str, session: DB, actor: CurrentActor, body: ActionBody | None = None
 ) -> dict:
-    c = await service.transition(session, actor, case_id, action, body or {})
+    data = body.model_dump(exclude_none=True) if body else {}
+    if body and body.materials is not None:
+        data["materials"] = await check_materials(session, body.materials)
+    c = await service.transition(session, actor, case_id, action, data)
     return await case_detail(session, actor, c)
 
 

@@ -138,12 +138,25 @@ TRANSITIONS: dict[str, Transition] = {
 
 
 def allowed_actions(
-    state: str, *, step: dict | None, is_last_step: bool, roles: frozenset[str], applicant: bool
+    state: str,
+    *,
+    step: dict | None,
+    is_last_step: bool,
+    roles: frozenset[str],
+    applicant: bool,
+    is_first_step: bool = False,
+    can_extend: bool = True,
 ) -> list[Transition]:
-    """The transitions this party may take now (the pages show only these)."""
+    """The transitions this party may take now (the pages show only these):
+    none that is certain to be refused — no return from the first step, no
+    extension once the legal maximum is used."""
     out = []
     for t in TRANSITIONS.values():
         if state not in t.sources:
+            continue
+        if (t.action == "return_step" and is_first_step) or (
+            t.action == "extend" and not can_extend
+        ):
             continue
         if t.by == "applicant":
             if applicant:

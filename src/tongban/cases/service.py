@@ -1326,7 +1326,13 @@ def _current_step(case: Case) -> dict[str, Any] | None:
     )
 
 
-def actions_for(case: Case, actor: Actor) -> list[lifecycle.Transition]:
+def actions_for(
+    case: Case, actor: Actor, *, hide_futile: bool = True
+) -> list[lifecycle.Transition]:
+    """What ``actor`` may do to ``case`` now. ``hide_futile``: leave out what is
+    certain to be refused (a return from the first step, an extension past the
+    legal maximum); ``transition`` asks without it, so that such a request is
+    answered with the rule's own message rather than "not allowed"."""
     applicant = applicant_sees(actor, case) and actor.kind == "person"
     if not applicant and not staff_sees(actor, case):
         return []
@@ -1336,6 +1342,8 @@ def actions_for(case: Case, actor: Actor) -> list[lifecycle.Transition]:
         is_last_step=case.step_index >= len(case.steps) - 1,
         roles=actor.roles,
         applicant=applicant,
+        is_first_step=hide_futile and case.step_index == 0,
+        can_extend=not hide_futile or case.extension_days < MAX_EXTENSION_DAYS,
     )
 
 
@@ -1418,7 +1426,7 @@ async def transition(
             code="invalid_state",
             details={"state": case.state, "action": action},
         )
-    if t not in actions_for(case, actor):
+    if t not in actions_for(case, actor, hide_futile=False):
         raise PermissionDenied(f"您不能对该办件执行「{t.label}」", code="action_forbidden")
     from_state, at = case.state, now()
     step = _current_step(case)

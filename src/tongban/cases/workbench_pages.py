@@ -335,7 +335,7 @@ async def case_action(
             f"办件当前状态为「{lifecycle.STATES[c.state]}」，不能执行「{t.label}」",
             code="invalid_state",
         )
-    if t not in service.actions_for(c, actor):
+    if t not in service.actions_for(c, actor, hide_futile=False):  # the rule's own message
         raise PermissionDenied(f"您不能对该办件执行「{t.label}」", code="action_forbidden")
     if form.get("add_row") or form.get("back"):
         add = 1 if form.get("add_row") else 0
