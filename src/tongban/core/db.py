@@ -443,9 +443,20 @@ async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterato
 async def lock_for_update(session: AsyncSession, stmt: Any) -> Any:
     """Run a SELECT that locks its rows until the transaction ends.
 
-    PostgreSQL: ``SELECT … FOR UPDATE``. SQLite: take the database write lock
-    first (``BEGIN IMMEDIATE``), which serialises every check-then-act.
+    PostgreSQL: ``SELECT … FOR NO KEY UPDATE``: the rows are changed, never
+    their keys nor deleted, so the lock need not conflict with the ``KEY
+    SHARE`` locks that other transactions' foreign-key checks take (a case
+    filed under an implementation while an administrator edits it: with ``FOR
+    UPDATE`` the two deadlocked on the audit chain head). SQLite: take the
+    database write lock first (``BEGIN IMMEDIATE``), which serialises every
+    check-then-act.
+
+    Both: the rows are read again into any object the session already holds
+    (``populate_existing``): one loaded before the lock was granted (an access
+    check) would otherwise keep the values another transaction has since
+    changed — two drafts saved at once both took version n + 1.
     """
+    stmt = stmt.execution_options(populate_existing=True)
     if session.bind.dialect.name == "sqlite":
         conn = await session.connection()
         raw = await conn.get_raw_connection()
@@ -453,7 +464,7 @@ async def lock_for_update(session: AsyncSession, stmt: Any) -> Any:
 
         await conn.run_sync(lambda _c: ensure_write_transaction(raw.dbapi_connection))
         return await session.execute(stmt)
-    return await session.execute(stmt.with_for_update())
+    return await session.execute(stmt.with_for_update(key_share=True))
 
 
 async def ping(engine: AsyncEngine) -> None:
