@@ -205,6 +205,10 @@ async def propose_synonym(
         raise ValidationFailed("请填写规范说法", code="synonym_canonical_empty")
     if t == c.replace(" ", ""):
         raise ValidationFailed("两种说法相同，无需添加", code="synonym_same")
+    if len(t) > 50 or len(c) > 100:  # as stored: normalising may lengthen (ﬃ → ffi)
+        raise ValidationFailed(
+            "说法过长：群众说法不超过 50 字，规范说法不超过 100 字", code="synonym_too_long"
+        )
     if await repository.get_synonym_by_pair(session, t, c) is not None:
         raise SynonymExists(f"“{t} → {c}”已存在")
     syn = Synonym(term=t[:50], canonical=c[:100], status="proposed", source=source, evidence=evidence,
@@ -333,6 +337,8 @@ async def add_correction(
     norm = analysis.compact(query)
     if not norm:
         raise ValidationFailed("请填写搜索词", code="correction_query_empty")
+    if len(norm) > 200:  # as stored: normalising may lengthen (ⅷ → viii)
+        raise ValidationFailed("搜索词过长：不超过 200 字", code="correction_query_too_long")
     snap = await engine.current()
     title = snap.title_of(kind, key)
     if title is None:

@@ -27,7 +27,7 @@ from tongban.core import logging as tlog
 from tongban.core.db import create_engine, make_sessionmaker, ping, wal_checkpointer
 from tongban.core.errors import AppError, BadValue, field_errors
 from tongban.core.settings import Settings, get_settings
-from tongban.web.nul import NulGuard, is_bad_value
+from tongban.web.nul import NulGuard, is_bad_value, is_duplicate
 
 log = logging.getLogger("tongban.web")
 
@@ -271,6 +271,14 @@ async def answer_error(request: Request, exc: AppError) -> Response:
     return await render_error(request, exc)
 
 
+class Duplicate(AppError):
+    """重复提交: a unique constraint refused a row another request created at the same moment."""
+
+    code = "duplicate"
+    message = "该记录已存在（可能刚由他人同时提交），请刷新后查看"
+    status = 409
+
+
 class InternalError(AppError):
     """系统繁忙: an unexpected error, answered with the request id to quote."""
 
@@ -293,6 +301,9 @@ async def answer_unexpected(request: Request, exc: Exception) -> Response:
     if is_bad_value(exc):
         log.warning("a value the database refused: %s", exc)
         return await answer_error(request, BadValue())
+    if is_duplicate(exc):
+        log.warning("a row created twice at once: %s", exc)
+        return await answer_error(request, Duplicate())
     log.exception("unhandled error")
     return await answer_error(request, InternalError(tlog.request_id_var.get()))
 
@@ -328,6 +339,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if is_bad_value(exc):
             log.warning("a value the database refused: %s", exc)
             return await answer_error(request, BadValue())
+        if is_duplicate(exc):
+            log.warning("a row created twice at once: %s", exc)
+            return await answer_error(request, Duplicate())
         raise exc
 
     app.add_exception_handler(AppError, answer_error)  # type: ignore[arg-type]

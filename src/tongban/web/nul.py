@@ -54,6 +54,26 @@ def is_bad_value(exc: BaseException) -> bool:
     return False
 
 
+def is_duplicate(exc: BaseException) -> bool:
+    """The error, or what caused it, is a unique constraint refusing a row:
+    two requests created the same thing at once (each checked first, neither
+    saw the other). Answered 409 ``duplicate``: the transaction is rolled back,
+    the first one's row stands."""
+    seen = 0
+    e: BaseException | None = exc
+    while e is not None and seen < 6:
+        if type(e).__module__.startswith("asyncpg"):
+            from asyncpg.exceptions import UniqueViolationError
+
+            if isinstance(e, UniqueViolationError):
+                return True
+        if type(e).__name__ == "IntegrityError" and "UNIQUE constraint failed" in str(e):
+            return True  # sqlite3
+        e = getattr(e, "orig", None) or e.__cause__ or e.__context__
+        seen += 1
+    return False
+
+
 def _is_asyncpg_data_error(e: BaseException) -> bool:
     from asyncpg.exceptions import DataError
 
