@@ -478,3 +478,43 @@ async def test_nothing_certain_to_be_refused_is_offered() -> None:
     head = frozenset({"dept_admin"})
     assert "extend" in offered(roles=head)
     assert offered(roles=head, can_extend=False) == {"void"}
+
+
+async def test_an_item_name_of_full_length_still_notifies(session):
+    """An item name may take all 200 characters of its column; a notification
+    title ("您的申请已受理：" + the name) then does not fit its own 200. It is
+    shortened with an ellipsis (PostgreSQL refused the row: the application,
+    and later a special procedure, could not be filed at all)."""
+    from sqlalchemy import select as _select
+
+    from tongban.cases.models import Notification
+    from tongban.regions.models import Department
+
+    s = session
+    a = await admin(s)
+    long_name = "个体工商户设立登记" + "长" * 191
+    assert len(long_name) == 200
+    item = await published_item(s, a, name=long_name, service_objects=["1"])
+    impl = await published_impl(s, a, item)
+    person, acc = await builders.citizen(s)
+    applicant = await actor_for_account(s, acc, via="session")
+    dept = await s.get(Department, impl.department_id)
+    clerk = await actor_for_account(
+        s, await builders.staff(s, roles=["clerk"], dept=dept), via="session"
+    )
+    approver = await actor_for_account(
+        s, await builders.staff(s, roles=["approver"], dept=dept), via="session"
+    )
+    case, _ = await service.submit(
+        s, applicant, implementation_id=impl.id, form_data=form_for(person),
+        idempotency_key="long-name-0001",
+    )  # fmt: skip
+    await service.transition(s, clerk, case.id, "accept")
+    await service.transition(
+        s, approver, case.id, "suspend", {"kind": "hearing", "reason": "依申请举行听证"}
+    )
+    await s.commit()
+    titles = (await s.execute(_select(Notification.title))).scalars().all()
+    assert len(titles) == 3 and all(len(t) <= 200 for t in titles)
+    assert all(t.endswith("…") for t in titles)
+    assert titles[0].startswith("您的申请已提交：个体工商户设立登记长")

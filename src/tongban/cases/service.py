@@ -579,9 +579,18 @@ def _notify_sync(
     record_events_sync(s, events, region_code=case.region_code)
 
 
+TITLE_MAX = 200  # notification.title
+
+
+def fit_title(title: str) -> str:
+    """A notification title that fits its column: an item name may take all
+    of its own 200 characters, so the name is shortened with an ellipsis."""
+    return title if len(title) <= TITLE_MAX else title[: TITLE_MAX - 1] + "…"
+
+
 async def notify(session: AsyncSession, case: Case, title: str, body: str = "") -> None:
     """In-app inbox for the applicant's account; SMS/email go out from the event."""
-    await session.run_sync(_notify_sync, case, title, body)
+    await session.run_sync(_notify_sync, case, fit_title(title), body)
 
 
 def _trail_sync(
@@ -1069,7 +1078,7 @@ def write_sqlite(
             ],
         )
     region, state = values["region_code"], values["state"]
-    title, body = f"您的申请已提交：{values['item_name']}", f"办件编号 {number}，请留意受理结果。"
+    title, body = fit_title(f"您的申请已提交：{values['item_name']}"), f"办件编号 {number}，请留意受理结果。"
     ins = raw["trail"]
     cur.execute(
         ins.sql,
@@ -1201,7 +1210,7 @@ def pg_submit_params(
     import json
 
     region, ref, state = values["region_code"], actor.ref, values["state"]
-    title = f"您的申请已提交：{values['item_name']}"
+    title = fit_title(f"您的申请已提交：{values['item_name']}")
     details = {"from": "", "to": state, "step": ""}
     params = pg_file_params(values, lane=lane)
     # cut at sentinels (json.dumps writes them "\u0000", "\u0001"), which come first: dicts keep their order
@@ -1263,7 +1272,7 @@ def pg_record_params(
     ``values["number"]``) and the audit head of the region's ``lane`` claimed
     (seq, previous hash)."""
     region, ref, number, state = values["region_code"], actor.ref, values["number"], values["state"]
-    title, body = f"您的申请已提交：{values['item_name']}", f"办件编号 {number}，请留意受理结果。"
+    title, body = fit_title(f"您的申请已提交：{values['item_name']}"), f"办件编号 {number}，请留意受理结果。"
     details = {"from": "", "to": state, "step": ""}
     entry = {
         "region_code": region,
@@ -1535,6 +1544,7 @@ async def transition(
     case.updated_at = at
     if case.state not in lifecycle.OPEN_STATES:
         case.alert = ""
+    title = fit_title(title)
     await _trail(
         session,
         case,
