@@ -230,3 +230,26 @@ async def test_agent_authorisation_only_by_legal_rep(world: World, client, sessi
     client.cookies.clear()
     b.login(client, "bob")
     assert world.ids["e1"] not in _names(client, "/api/v1/enterprises")
+
+
+async def test_agent_valid_until_without_a_zone_is_beijing_time(
+    world: World, client, session
+) -> None:
+    """ "2027-01-01T00:00:00" (no zone) was compared with an aware now(): a 500."""
+    from sqlalchemy import select
+
+    from tongban.identity.models import Person
+
+    bob_number = (
+        await session.execute(select(Person.id_number).where(Person.id == world.ids["bob"]))
+    ).scalar()
+    naive = (now() + dt.timedelta(days=30)).replace(tzinfo=None, microsecond=0)
+    b.login(client, "alice")
+    r = client.post(
+        f"/api/v1/enterprises/{world.ids['e1']}/agents",
+        json={"id_number": bob_number, "valid_until": naive.isoformat()},
+    )
+    assert r.status_code == 201, r.text
+    stored = dt.datetime.fromisoformat(r.json()["valid_until"])
+    assert stored.utcoffset() is not None
+    assert stored == naive.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tongban.core.identifiers import mask_phone, mask_resident_id
 from tongban.identity.access import Actor
@@ -35,7 +35,14 @@ class SmsLoginRequest(BaseModel):
 class AgentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id_number: str = Field(min_length=18, max_length=18, description="经办人公民身份号码")
-    valid_until: dt.datetime = Field(description="授权截止时间（含时区）")
+    valid_until: dt.datetime = Field(description="授权截止时间（未写时区的按北京时间）")
+
+    @field_validator("valid_until")
+    @classmethod
+    def _beijing_when_naive(cls, v: dt.datetime) -> dt.datetime:
+        from tongban.core.clock import zone
+
+        return v.replace(tzinfo=zone()) if v.tzinfo is None else v
 
 
 class PreferenceUpdate(BaseModel):
