@@ -682,3 +682,38 @@ def test_the_row_check_reads_every_cell():
         (first_bad + 4, "有效期截止", "日期格式不正确（应为 2020-01-31）"),
         (first_bad + 5, "", "包含换行或控制字符"),
     ]
+
+
+async def test_a_validity_past_year_9999_is_a_row_error(session, client):
+    """有效期起始 9999-06-01 plus the type's years is past the last date Python
+    (and the databases) hold: each such row is reported, nothing is written."""
+    w = await helpers.world(session)
+    await session.commit()
+    login(client, await _head(session, w))
+    header = [*HEADER, "有效期起始"]
+    body = [[*r, "9999-06-01"] for r in rows(2)] + [[*r, ""] for r in rows(1, start=50)]
+    for r in body:
+        r[4] = ""  # no explicit end: the type's rule computes it
+    r = client.post(
+        "/api/v1/licence-imports",
+        params={"type_code": w.type_code, "department_id": w.dept.id},
+        content=csv_bytes(body, header=header),
+    )
+    assert r.status_code == 422 and r.json()["code"] == "licence_import_invalid", r.text
+    errors = {(e["row"], e["column"]) for e in r.json()["details"]["errors"]}
+    assert errors == {(2, "有效期起始"), (3, "有效期起始")}
+    assert "超出" in r.json()["details"]["errors"][0]["message"]
+    assert (await session.execute(select(func.count()).select_from(Licence))).scalar() == 0
+
+
+def test_validity_end_past_year_9999_is_refused_clearly() -> None:
+    """The same rule for a licence issued one at a time (POST /api/v1/licences)."""
+    from types import SimpleNamespace
+
+    from tongban.core.errors import ValidationFailed
+
+    lt = SimpleNamespace(validity_years=5, validity_months=0)
+    assert service.validity_end(lt, dt.date(2024, 2, 29)) == dt.date(2029, 2, 27)
+    with pytest.raises(ValidationFailed) as e:
+        service.validity_end(lt, dt.date(9999, 1, 1))
+    assert e.value.code == "validity_out_of_range"

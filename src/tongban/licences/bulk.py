@@ -484,9 +484,8 @@ class Plan:
             )
         )
         self._codes: dict[str, str] = {}  # holder codes already checked in this file
-        self._ends: dict[
-            dt.date, dt.date | None
-        ] = {}  # validity ends by start date (the type's rule)
+        # validity ends by start date (the type's rule), or why there is none
+        self._ends: dict[dt.date, dt.date | ValidationFailed | None] = {}
 
     @staticmethod
     def _date(text: str, key: str, bad: Callable[[str, str], None]) -> dt.date | None:
@@ -555,8 +554,15 @@ class Plan:
         if valid_until is None and valid_from is not None and not long_term:
             ends = self._ends
             if valid_from not in ends:
-                ends[valid_from] = service.validity_end(self.lt, valid_from)
-            valid_until = ends[valid_from]
+                try:
+                    ends[valid_from] = service.validity_end(self.lt, valid_from)
+                except ValidationFailed as e:  # past year 9999
+                    ends[valid_from] = e
+            end = ends[valid_from]
+            if isinstance(end, ValidationFailed):
+                bad(META_LABELS["valid_from"], end.message)
+            else:
+                valid_until = end
         if valid_from is not None and valid_until is not None and valid_until < valid_from:
             bad("有效期截止", "早于有效期起始")
         data: dict[str, Any] = {}

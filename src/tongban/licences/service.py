@@ -252,7 +252,13 @@ def validity_end(lt: LicenceType, valid_from: dt.date) -> dt.date | None:
     months = (lt.validity_years or 0) * 12 + (lt.validity_months or 0)
     if months == 0:
         return None
-    return add_months(valid_from, months) - dt.timedelta(days=1)
+    try:
+        return add_months(valid_from, months) - dt.timedelta(days=1)
+    except (ValueError, OverflowError):  # past year 9999
+        raise ValidationFailed(
+            f"有效期起始日期 {valid_from.isoformat()} 加上有效期后超出可表示的日期范围，请核对",
+            code="validity_out_of_range",
+        ) from None
 
 
 # --- seals (电子印章) -----------------------------------------------------------------------------
