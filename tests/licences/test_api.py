@@ -367,3 +367,52 @@ async def test_workbench_issue_by_hand(session, client):
     client.cookies.clear()
     builders.login(client, await _username(session, w.citizen.account_id))
     assert client.get("/workbench/licences").status_code == 403
+
+
+async def test_a_type_cannot_be_given_a_layout_or_schema_that_breaks_issuing(session, client):
+    """A 版式 or 照面 schema accepted once broke every later issue with a 500:
+    ``qr_fields`` as an object, ``title`` as an object, an unresolvable ``$ref``.
+    They are refused when set, naming the field; a colour is a colour."""
+    w = await helpers.world(session)
+    await session.commit()
+    builders.login(client, await _username(session, w.admin.account_id))
+    type_id = client.get("/api/v1/licence-types").json()["items"][0]["id"]
+    before = client.get(f"/api/v1/licence-types/{type_id}").json()
+    for body, code, field in [
+        ({"template": {"qr_fields": {"a": 1}}}, "validation_failed", "template.qr_fields"),
+        ({"template": {"title": {"a": 1}}}, "validation_failed", "template.title"),
+        ({"template": {"color": "red;background:url(x)"}}, "validation_failed", "template.color"),
+        (
+            {"template": {"qr_fields": ["a", "b", "c", "d", "e"]}},
+            "validation_failed",
+            "template.qr_fields",
+        ),
+        ({"template": {"layout": "x"}}, "validation_failed", "template.layout"),
+        (
+            {"field_schema": {"type": "object", "properties": {"x": {"$ref": "#/nowhere"}}}},
+            "invalid_field_schema",
+            None,
+        ),
+        (
+            {"field_schema": {"type": "object", "properties": {"x": {"$ref": "https://x/s.json"}}}},
+            "invalid_field_schema",
+            None,
+        ),
+    ]:
+        r = client.patch(f"/api/v1/licence-types/{type_id}", json=body)
+        assert r.status_code == 422 and r.json()["code"] == code, (body, r.text)
+        if field:
+            assert field in {d["field"] for d in r.json()["details"]}, r.text
+    assert client.get(f"/api/v1/licence-types/{type_id}").json() == before
+    r = client.patch(
+        f"/api/v1/licence-types/{type_id}",
+        json={
+            "template": {
+                "title": "食品经营许可证",
+                "qr_fields": ["business_name"],
+                "color": "#8a1c1c",
+            }
+        },
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["template"]["color"] == "#8a1c1c"

@@ -8,7 +8,7 @@ keys never leave it at all.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,6 +35,26 @@ class AutoRenewal(_In):
     instant: bool = Field(False, description="有秒批规则时直接办结，否则请持证人确认后提交")
 
 
+class LicenceTemplate(_In):
+    """版式 of a licence type: what the licence page, its PDF and its QR code show."""
+
+    title: str | None = Field(
+        None, min_length=1, max_length=100, description="证照标题；空为类型名称"
+    )
+    fields: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        None, max_length=100, description="照面字段的显示顺序"
+    )
+    qr_fields: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        None, max_length=4, description="二维码中携带的照面字段（至多 4 个）"
+    )
+    case_fields: dict[str, Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        None,
+        max_length=100,
+        description="照面字段 → 办件来源（如 case.item_name、holder.name、form.字段）",
+    )
+    color: str | None = Field(None, pattern=r"^#[0-9a-fA-F]{6}$", description="主色，如 #8a1c1c")
+
+
 class LicenceTypeCreate(_In):
     code: str = Field(
         min_length=21,
@@ -55,8 +75,8 @@ class LicenceTypeCreate(_In):
         None, ge=0, le=100, description="有效期（年）；与月均为空表示长期有效"
     )
     validity_months: int | None = Field(None, ge=0, le=1200, description="有效期（月）")
-    template: dict[str, Any] = Field(
-        default_factory=dict,
+    template: LicenceTemplate = Field(
+        default_factory=LicenceTemplate,
         description="版式：title、fields（显示顺序）、qr_fields、case_fields、color",
     )
     reminder_days: list[int] = Field(
@@ -73,7 +93,7 @@ class LicenceTypeUpdate(_In):
     field_schema: dict[str, Any] | None = None
     validity_years: int | None = Field(None, ge=0, le=100)
     validity_months: int | None = Field(None, ge=0, le=1200)
-    template: dict[str, Any] | None = None
+    template: LicenceTemplate | None = None
     reminder_days: list[int] | None = Field(None, max_length=10)
     auto_renewal: AutoRenewal | None = None
     status: Literal["active", "retired"] | None = None

@@ -61,6 +61,21 @@ async def get_type_by_code(session: AsyncSession, code: str) -> LicenceType | No
     ).scalar_one_or_none()
 
 
+def _refs(schema: Any) -> list[str]:
+    """Every ``$ref`` / ``$dynamicRef`` in a schema: a reference the validator
+    cannot resolve (another document, a missing anchor) fails every issue."""
+    found: list[str] = []
+    stack = [schema]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            found += [str(v[k]) for k in ("$ref", "$dynamicRef") if k in v]
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return found
+
+
 def _check_schema(schema: dict[str, Any]) -> None:
     try:
         Draft202012Validator.check_schema(schema)
@@ -69,6 +84,12 @@ def _check_schema(schema: dict[str, Any]) -> None:
             f"照面信息字段定义不是有效的 JSON Schema：{e.message[:200]}",
             code="invalid_field_schema",
         ) from e
+    refs = _refs(schema)
+    if refs:
+        raise ValidationFailed(
+            f"照面信息字段定义不能引用其他定义（$ref）：{refs[0][:100]}",
+            code="invalid_field_schema",
+        )
     if schema.get("type", "object") != "object":
         raise ValidationFailed(
             "照面信息字段定义的顶层应为对象（type: object）", code="invalid_field_schema"
@@ -115,7 +136,7 @@ async def create_type(session: AsyncSession, actor: Actor, data: LicenceTypeCrea
         field_schema=data.field_schema,
         validity_years=data.validity_years or None,
         validity_months=data.validity_months or None,
-        template=data.template,
+        template=data.template.model_dump(exclude_none=True),
         reminder_days=sorted({d for d in data.reminder_days if d > 0}, reverse=True),
         auto_renewal=data.auto_renewal.model_dump() if data.auto_renewal else None,
     )
