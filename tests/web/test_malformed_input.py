@@ -130,6 +130,10 @@ async def test_catalogue_import_answers_a_malformed_workbook_with_422(client, se
         (b'{"data": {"n": 123456789012345678901234567890}}', "value_invalid"),
         (b'{"data": {"n": -9223372036854775809}}', "value_invalid"),
         (b'{"a": ' * (MAX_JSON_DEPTH + 5) + b"1" + b"}" * (MAX_JSON_DEPTH + 5), "too_deep"),
+        # not JSON numbers, though Python reads them: PostgreSQL refused them, SQLite stored them
+        (b'{"data": {"n": NaN}}', "number_invalid"),
+        (b'{"data": {"n": -Infinity}}', "number_invalid"),
+        (b'{"data": {"n": 1e309}}', "number_invalid"),
     ],
 )
 async def test_json_values_nothing_can_hold_are_refused(client, session, body, code) -> None:
@@ -156,6 +160,7 @@ def test_ordinary_json_is_not_decoded_twice_and_pairs_pass() -> None:
     assert json_body_problem(b'{"n": 1234567890123456789012345') is None  # not JSON: FastAPI's
     nested = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
     assert json_body_problem(nested) is None
+    assert json_body_problem(b'{"name": "NaN Infinity", "x": 1.5e300}') is None  # text, finite
 
 
 def test_an_unparsable_body_gets_a_chinese_message(client) -> None:

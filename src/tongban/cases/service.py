@@ -1078,7 +1078,10 @@ def write_sqlite(
             ],
         )
     region, state = values["region_code"], values["state"]
-    title, body = fit_title(f"您的申请已提交：{values['item_name']}"), f"办件编号 {number}，请留意受理结果。"
+    title, body = (
+        fit_title(f"您的申请已提交：{values['item_name']}"),
+        f"办件编号 {number}，请留意受理结果。",
+    )
     ins = raw["trail"]
     cur.execute(
         ins.sql,
@@ -1272,7 +1275,10 @@ def pg_record_params(
     ``values["number"]``) and the audit head of the region's ``lane`` claimed
     (seq, previous hash)."""
     region, ref, number, state = values["region_code"], actor.ref, values["number"], values["state"]
-    title, body = fit_title(f"您的申请已提交：{values['item_name']}"), f"办件编号 {number}，请留意受理结果。"
+    title, body = (
+        fit_title(f"您的申请已提交：{values['item_name']}"),
+        f"办件编号 {number}，请留意受理结果。",
+    )
     details = {"from": "", "to": state, "step": ""}
     entry = {
         "region_code": region,

@@ -26,6 +26,7 @@ transaction is rolled back as for any error — instead of ``internal_error``.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -83,15 +84,18 @@ def _is_asyncpg_data_error(e: BaseException) -> bool:
 # What makes a JSON body worth decoding here (rare in real requests): an escaped
 # surrogate (a lone one cannot be stored, rendered or signed as UTF-8), a run of
 # 19+ digits (maybe an integer past 64 bits, which orjson cannot answer with) or
-# much nesting (the recursive walks of free-form JSON would hit Python's limit).
-_JSON_SUSPECT = re.compile(rb"\\u[dD][89a-fA-F]|[0-9]{19}")
+# much nesting (the recursive walks of free-form JSON would hit Python's limit),
+# NaN / Infinity or an exponent of three digits (1e309 is read as infinity): not
+# JSON numbers — PostgreSQL's json refuses them, SQLite would store them.
+_JSON_SUSPECT = re.compile(rb"\\u[dD][89a-fA-F]|[0-9]{19}|NaN|Infinity|[eE][+-]?[0-9]{3}")
 MAX_JSON_DEPTH = 64
 _INT64 = 2**63
 
 
 def json_body_problem(body: bytes) -> AppError | None:
     """A JSON body's value no column, signature or response can hold: a lone
-    surrogate, an integer past 64 bits, nesting deeper than ``MAX_JSON_DEPTH``.
+    surrogate, an integer past 64 bits, NaN or an infinite number, nesting
+    deeper than ``MAX_JSON_DEPTH``.
     Decodes only bodies that look suspicious; an undecodable body is left to
     FastAPI (which answers it 4xx)."""
     if not _JSON_SUSPECT.search(body) and body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
@@ -110,8 +114,14 @@ def json_body_problem(body: bytes) -> AppError | None:
                 return InvalidCharacter(
                     "提交的内容含有无效字符（不成对的代理码元），请检查后重新提交"
                 )
-        elif isinstance(v, bool | float):
+        elif isinstance(v, bool):
             continue
+        elif isinstance(v, float):
+            if not math.isfinite(v):
+                return ValidationFailed(
+                    "提交的数值无效（NaN、Infinity 或超出范围），请检查后重新提交",
+                    code="number_invalid",
+                )
         elif isinstance(v, int):
             if not -_INT64 <= v < _INT64:
                 return BadValue()
