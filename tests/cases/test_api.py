@@ -120,6 +120,13 @@ async def test_worklist_filters_are_validated_and_documented(world, client):
     r = client.get("/api/v1/cases?before=abc")
     assert r.status_code == 422 and r.json()["details"][0]["field"] == "before"
     assert client.get("/api/v1/cases?queue=bogus").json()["code"] == "queue_invalid"
+    for q in (
+        "submitted_from=0001-01-01",
+        "submitted_to=9999-12-31",
+    ):  # a 500 / PostgreSQL-only 422
+        r = client.get(f"/api/v1/cases?{q}")
+        assert r.status_code == 422 and r.json()["code"] == "validation_failed", r.text
+        assert r.json()["details"][0]["field"] == q.split("=")[0]
     assert (
         client.get("/api/v1/cases?applicant=%25_").json()["items"] == []
     )  # a literal prefix, not a pattern

@@ -440,8 +440,12 @@ class CaseFilters(BaseModel):
     channel: str | None = None
     applicant: str | None = Field(None, max_length=50, description="申请人名称前缀")
     number: str | None = Field(None, max_length=50)
-    submitted_from: dt.date | None = None
-    submitted_to: dt.date | None = None
+    submitted_from: dt.date | None = Field(
+        None, ge=dt.date(2000, 1, 1), le=dt.date(2099, 12, 31), description="提交日期起（含）"
+    )
+    submitted_to: dt.date | None = Field(
+        None, ge=dt.date(2000, 1, 1), le=dt.date(2099, 12, 31), description="提交日期止（含）"
+    )
     region: str | None = Field(None, max_length=12)
     before: int | None = Field(None, description="keyset cursor: the last id of the previous page")
     limit: int = Field(20, ge=1, le=100)
