@@ -308,6 +308,25 @@ async def test_always_failing_handler_is_parked_and_shown_to_admins(
     assert (d.status, d.attempts) == ("done", 1)
 
 
+async def test_a_permanent_error_is_parked_at_once(sessionmaker_, settings, subscribe):
+    """A handler that says retrying cannot help (``PermanentError``: the data
+    must change first) is parked after its first attempt, with its message."""
+    from tongban.core.worker import PermanentError
+
+    settings = tuned(settings, outbox_backoff_seconds=1.0, outbox_max_attempts=8)
+    name = unique()
+
+    async def h(session: AsyncSession, event: OutboxEvent) -> None:
+        raise PermanentError("营业执照的持证主体应为法人，办件不是以企业名义申请的")
+
+    subscribe(name, f"{name}.h", h)
+    await record(sessionmaker_, name)
+    await run_once(sessionmaker_, settings, worker_id="w")
+    [d] = await deliveries(sessionmaker_, name)
+    assert (d.status, d.attempts, d.locked_by) == ("failed", 1, None)
+    assert d.last_error.startswith("PermanentError: 营业执照的持证主体应为法人")
+
+
 async def test_delivery_whose_handler_is_gone_is_parked_with_a_clear_message(
     sessionmaker_, settings, subscribe
 ):

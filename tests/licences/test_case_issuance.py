@@ -226,4 +226,6 @@ async def test_refusal_issues_nothing_and_a_missing_type_is_parked_for_the_admin
         .all()
     )
     assert failing and "未在证照目录中登记" in failing[0].last_error
+    # retrying cannot register the type: parked for the admin at the first attempt
+    assert (failing[0].status, failing[0].attempts) == ("failed", 1)
     assert (await session.execute(select(func.count()).select_from(Licence))).scalar() == 0

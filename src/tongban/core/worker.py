@@ -20,7 +20,9 @@ Deliveries (``OutboxDelivery``, one per event and handler):
 - **fail** — the transaction rolls back; a new one keeps the error (type and
   message, masked, truncated) and schedules a retry with exponential backoff,
   or parks the delivery as ``failed`` after ``outbox_max_attempts``
-  (administrators see and retry it in the admin pages);
+  (administrators see and retry it in the admin pages); a handler that raises
+  ``PermanentError`` (the data must change first: retrying cannot help) is
+  parked at once;
 - **crash** — nothing is lost: an expired lease makes the delivery claimable
   again (its ``last_error`` says so), and the uncommitted handler work was
   never visible.
@@ -79,6 +81,16 @@ JITTER = 0.1  # up to +10% on each retry delay, so failed deliveries do not retr
 MAX_ERROR_PAUSE_SECONDS = 60.0
 PG_LANES = 4
 PG_LANES_EMBEDDED = 2
+
+
+class PermanentError(Exception):
+    """处理失败且重试无益: raised by a handler when the data must be corrected
+    first (a licence type not registered, a holder of the wrong kind). The
+    delivery is parked as ``failed`` at once, with this message, instead of
+    being retried ``outbox_max_attempts`` times; an administrator retries it
+    from the admin pages after the fix."""
+
+
 LEASE_EXPIRED = "上次处理未完成：工作进程在处理中停止，租约已过期 (worker stopped while handling; lease expired)"
 
 #: The id of the worker running the current task (for logs and tests).
@@ -337,7 +349,12 @@ async def _handle(
                 raise
     except Exception as exc:
         return await _record_failure(
-            sessionmaker, settings, c, describe_error(exc), worker_id=worker_id
+            sessionmaker,
+            settings,
+            c,
+            describe_error(exc),
+            worker_id=worker_id,
+            park=isinstance(exc, PermanentError),
         )
     return "done"
 

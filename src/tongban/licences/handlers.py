@@ -23,6 +23,7 @@ from tongban.cases.models import Case
 from tongban.catalogue.models import ImplementationVersion
 from tongban.core.clock import local
 from tongban.core.outbox import OutboxEvent, handler
+from tongban.core.worker import PermanentError
 from tongban.identity.access import Actor
 from tongban.identity.models import Enterprise, Person
 from tongban.licences import config, service
@@ -94,7 +95,7 @@ async def issue_on_approval(session: AsyncSession, event: OutboxEvent) -> None:
         return  # issued by an earlier delivery
     lt = await service.get_type_by_code(session, result["licence_type_code"])
     if lt is None:
-        raise LookupError(
+        raise PermanentError(
             f"证照类型 {result['licence_type_code']} 未在证照目录中登记，办件 {case.number} 的证照无法颁发"
         )
     if lt.holder_kind == "enterprise":
@@ -104,7 +105,7 @@ async def issue_on_approval(session: AsyncSession, event: OutboxEvent) -> None:
             else None
         )
         if ent is None:
-            raise LookupError(
+            raise PermanentError(
                 f"{lt.name}的持证主体应为法人，办件 {case.number} 不是以企业名义申请的"
             )
         holder = {"name": ent.name, "code": ent.credit_code}
