@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 
@@ -140,3 +141,23 @@ def session_token(client, username: str) -> str:
     client.cookies.clear()
     assert token
     return token
+
+
+@contextlib.asynccontextmanager
+async def asgi_client(settings, username: str):  # type: ignore[no-untyped-def]
+    """The app on this test's event loop through httpx, signed in as
+    ``username``: requests can run at the same moment (``asyncio.gather``).
+    A server error comes back as a 500 answer (``propagate_errors`` off)."""
+    import httpx
+
+    from tongban.web.app import create_app
+
+    app = create_app(settings.model_copy(update={"propagate_errors": False}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            r = await c.post(
+                "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
+            )
+            assert r.status_code == 200, r.text
+            yield c

@@ -27,9 +27,9 @@ pytestmark = pytest.mark.asyncio
 CST = dt.timezone(dt.timedelta(hours=8))
 
 
-async def _world(s):
+async def _world(s, name: str = "公共场所卫生许可"):
     a = await admin(s)
-    item = await published_item(s, a, name="公共场所卫生许可", service_objects=["1", "2"])
+    item = await published_item(s, a, name=name, service_objects=["1", "2"])
     impl = await published_impl(s, a, item)
     person, acc = await builders.citizen(s)
     applicant = await actor_for_account(s, acc, via="session")
@@ -488,23 +488,11 @@ async def test_an_item_name_of_full_length_still_notifies(session):
     from sqlalchemy import select as _select
 
     from tongban.cases.models import Notification
-    from tongban.regions.models import Department
 
     s = session
-    a = await admin(s)
     long_name = "个体工商户设立登记" + "长" * 191
     assert len(long_name) == 200
-    item = await published_item(s, a, name=long_name, service_objects=["1"])
-    impl = await published_impl(s, a, item)
-    person, acc = await builders.citizen(s)
-    applicant = await actor_for_account(s, acc, via="session")
-    dept = await s.get(Department, impl.department_id)
-    clerk = await actor_for_account(
-        s, await builders.staff(s, roles=["clerk"], dept=dept), via="session"
-    )
-    approver = await actor_for_account(
-        s, await builders.staff(s, roles=["approver"], dept=dept), via="session"
-    )
+    impl, person, applicant, clerk, approver, _head, _sup = await _world(s, long_name)
     case, _ = await service.submit(
         s, applicant, implementation_id=impl.id, form_data=form_for(person),
         idempotency_key="long-name-0001",

@@ -145,3 +145,26 @@ def field_errors(
             msg = str(err["ctx"]["error"])
         out.append({"field": ".".join(loc), "message": msg})
     return out
+
+
+class Duplicate(AppError):
+    """重复提交: a unique constraint refused a row another request created at the same moment."""
+
+    code = "duplicate"
+    message = "该记录已存在（可能刚由他人同时提交），请刷新后查看"
+    status = 409
+
+
+class InternalError(AppError):
+    """系统繁忙: an unexpected error, answered with the request id to quote."""
+
+    code = "internal_error"
+    message = "系统繁忙，请稍后再试"
+    status = 500
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__()
+        self.request_id = request_id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "request_id": self.request_id}

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tongban.core import logging as tlog
 from tongban.core.db import create_engine, make_sessionmaker, ping, wal_checkpointer
-from tongban.core.errors import AppError, BadValue, field_errors
+from tongban.core.errors import AppError, BadValue, Duplicate, InternalError, field_errors
 from tongban.core.settings import Settings, get_settings
 from tongban.web.nul import NulGuard, is_bad_value, is_duplicate
 
@@ -271,39 +271,26 @@ async def answer_error(request: Request, exc: AppError) -> Response:
     return await render_error(request, exc)
 
 
-class Duplicate(AppError):
-    """重复提交: a unique constraint refused a row another request created at the same moment."""
-
-    code = "duplicate"
-    message = "该记录已存在（可能刚由他人同时提交），请刷新后查看"
-    status = 409
-
-
-class InternalError(AppError):
-    """系统繁忙: an unexpected error, answered with the request id to quote."""
-
-    code = "internal_error"
-    message = "系统繁忙，请稍后再试"
-    status = 500
-
-    def __init__(self, request_id: str) -> None:
-        super().__init__()
-        self.request_id = request_id
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "request_id": self.request_id}
-
-
-async def answer_unexpected(request: Request, exc: Exception) -> Response:
-    """Any other exception: a value the database refused is the client's
-    (422 ``value_invalid``); everything else is logged with its traceback and
-    answered 500 ``internal_error`` with the request id, never its text."""
+async def answer_refusal(request: Request, exc: BaseException) -> Response | None:
+    """A database error the request caused, answered as such: a value no
+    column holds (422 ``value_invalid``), a row created twice at the same
+    moment (409 ``duplicate``). None for any other error."""
     if is_bad_value(exc):
         log.warning("a value the database refused: %s", exc)
         return await answer_error(request, BadValue())
     if is_duplicate(exc):
         log.warning("a row created twice at once: %s", exc)
         return await answer_error(request, Duplicate())
+    return None
+
+
+async def answer_unexpected(request: Request, exc: Exception) -> Response:
+    """Any other exception: a refusal the request caused (``answer_refusal``),
+    or else logged with its traceback and answered 500 ``internal_error`` with
+    the request id, never its text."""
+    refused = await answer_refusal(request, exc)
+    if refused is not None:
+        return refused
     log.exception("unhandled error")
     return await answer_error(request, InternalError(tlog.request_id_var.get()))
 
@@ -336,13 +323,10 @@ def install_error_handlers(app: FastAPI) -> None:
         # Registered for the driver's exception classes so that a refused
         # value is answered inside the app (``ExceptionMiddleware``); any
         # other database error goes on to ``ErrorBoundary``: a real 500.
-        if is_bad_value(exc):
-            log.warning("a value the database refused: %s", exc)
-            return await answer_error(request, BadValue())
-        if is_duplicate(exc):
-            log.warning("a row created twice at once: %s", exc)
-            return await answer_error(request, Duplicate())
-        raise exc
+        refused = await answer_refusal(request, exc)
+        if refused is None:
+            raise exc
+        return refused
 
     app.add_exception_handler(AppError, answer_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
