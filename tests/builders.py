@@ -148,7 +148,7 @@ async def asgi_client(settings, username: str):  # type: ignore[no-untyped-def]
     """The app on this test's event loop through httpx, signed in as
     ``username``: requests can run at the same moment (``asyncio.gather``).
     A server error comes back as a 500 answer (``propagate_errors`` off)."""
-    import httpx
+    import httpx2 as httpx  # what starlette.testclient uses
 
     from tongban.web.app import create_app
 
