@@ -122,8 +122,8 @@ class ErrorBoundary:
     with its traceback and request id, and then dropped: Starlette's own
     ``ServerErrorMiddleware`` would answer it without the request id and
     raise it again (uvicorn logs it a second time). ``propagate=True``
-    (setting ``propagate_errors``: the test suite) raises it after the
-    answer is sent, so a test sees the real exception.
+    (setting ``propagate_errors``: the test suite) raises a 500's exception
+    after the answer is sent, so a test sees the real exception.
 
     A response already started cannot be replaced: the error is logged and
     raised, and the server drops the connection.
@@ -153,8 +153,8 @@ class ErrorBoundary:
                 raise
             response = await answer_unexpected(Request(scope, receive), exc)
             await response(scope, receive, send)
-            if self.propagate:
-                raise
+            if self.propagate and response.status_code >= 500:
+                raise  # a refusal the request caused (422, 409) is an answer, not a failure
 
 
 class HotRoutes:
